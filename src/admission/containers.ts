@@ -1,0 +1,78 @@
+// Per-container decisions: whether an image is rewritten, left unchanged or skipped, and why.
+import type { Config } from "../config.ts";
+import { parseImageReference } from "../image/reference.ts";
+import { decideRewrite, rewrittenImage } from "../mirror/rules.ts";
+import { field } from "../object-fields.ts";
+import type { PodImage } from "../locality/overlap.ts";
+import type { ContainerDecision } from "./contract.ts";
+
+export type ContainerField = ContainerDecision["field"];
+
+/**
+ * Istio's sidecar injector replaces this placeholder image with its proxy image; a rewritten
+ * placeholder is no longer recognised, which breaks injection.
+ */
+const PLACEHOLDER_IMAGE = "auto";
+
+/** A container decision, plus the image for locality when the reference is valid and used. */
+export interface ContainerOutcome {
+  readonly decision: ContainerDecision;
+  readonly podImage?: PodImage;
+}
+
+/** Decides one container entry of any shape; never throws. */
+export function decideContainer(
+  container: unknown,
+  where: { field: ContainerField; index: number },
+  config: Config,
+  unavailableMirrors: ReadonlySet<string>,
+): ContainerOutcome {
+  const rawName = field(container, "name");
+  const name = typeof rawName === "string" && rawName !== "" ? rawName : `${where.field}[${where.index}]`;
+  const image = field(container, "image");
+  const base = { name, field: where.field, index: where.index };
+  const skip = (reason: string, shown = ""): ContainerOutcome => ({
+    decision: { ...base, image: shown, result: "skipped", reason: `skipped: ${reason}` },
+  });
+
+  if (image === undefined || image === null) {
+    return skip("no image set (another controller or webhook may set it later)");
+  }
+  if (typeof image !== "string") {
+    return skip(`image is not a string (got ${typeof image})`);
+  }
+  if (image === "") {
+    return skip("image is empty (another controller or webhook may set it later)");
+  }
+  if (field(container, "imagePullPolicy") === "Never") {
+    return skip("imagePullPolicy is Never, so the image must keep the name it was loaded under", image);
+  }
+  if (image === PLACEHOLDER_IMAGE) {
+    return skip('image "auto" is a placeholder that Istio\'s injector replaces', image);
+  }
+
+  const parsed = parseImageReference(image);
+  if (!parsed.ok) {
+    return skip(`invalid image reference: ${parsed.error}`, image);
+  }
+  const decision = decideRewrite(parsed.reference, config.mirror, config.exclude.images, unavailableMirrors);
+  if (!decision.rewritten) {
+    return {
+      decision: { ...base, image, result: "unchanged", reason: decision.reason },
+      podImage:
+        decision.upstream === undefined
+          ? { original: parsed.reference }
+          : { original: decision.upstream, mirrored: parsed.reference },
+    };
+  }
+  return {
+    decision: {
+      ...base,
+      image,
+      result: "rewritten",
+      rewrittenImage: rewrittenImage(image, decision),
+      reason: decision.reason,
+    },
+    podImage: { original: parsed.reference, mirrored: decision.reference },
+  };
+}

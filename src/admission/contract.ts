@@ -1,0 +1,70 @@
+// Types shared by the admission pipeline, the HTTPS server and the dry-run CLI.
+import type { Operation } from "fast-json-patch";
+
+import type { Config } from "../config.ts";
+import type { Inventory } from "../inventory/inventory.ts";
+import type { NodePreference } from "../locality/affinity.ts";
+
+/** What the pure pipeline needs besides the request: configuration and a node snapshot. */
+export interface MutationContext {
+  readonly config: Config;
+  readonly inventory: Inventory;
+  /** Mirror hosts currently known to be down; images bound for them stay unchanged. */
+  readonly unavailableMirrors?: ReadonlySet<string>;
+}
+
+export type ContainerResult = "rewritten" | "unchanged" | "skipped";
+
+/** The decision for one container, init container or ephemeral container. */
+export interface ContainerDecision {
+  readonly name: string;
+  readonly field: "containers" | "initContainers" | "ephemeralContainers";
+  readonly index: number;
+  readonly image: string;
+  readonly result: ContainerResult;
+  readonly rewrittenImage?: string;
+  readonly reason: string;
+}
+
+export type { NodePreference } from "../locality/affinity.ts";
+
+/** Everything the pipeline decided for one pod or pod template. */
+export interface MutationResult {
+  /** RFC 6902 operations; empty when nothing changes. */
+  readonly patch: Operation[];
+  /** The object after the patch is applied. */
+  readonly object: unknown;
+  /** Set when the whole object was skipped, with the reason. */
+  readonly skipReason?: string;
+  readonly containers: readonly ContainerDecision[];
+  readonly preferredNodes: readonly NodePreference[];
+  /** Rewritten references of images no node reports holding, for pre-pulling. */
+  readonly coldImages: readonly string[];
+  readonly warnings: readonly string[];
+  /** Why nodes were or were not preferred. */
+  readonly localityReason?: string;
+}
+
+/** Fields of the admission request that the log line and metrics carry. */
+export interface RequestSummary {
+  readonly uid: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly generateName?: string;
+  readonly operation?: string;
+  readonly subResource?: string;
+  readonly kind?: string;
+  readonly dryRun: boolean;
+}
+
+/** The server's answer to one POST /mutate body. */
+export type ReviewOutcome =
+  | { readonly kind: "invalid"; readonly status: 400; readonly message: string }
+  | {
+      readonly kind: "reviewed";
+      readonly status: 200;
+      /** The AdmissionReview to send back, apiVersion and kind echoed from the request. */
+      readonly review: Record<string, unknown>;
+      readonly request: RequestSummary;
+      readonly result: MutationResult;
+    };

@@ -1,0 +1,230 @@
+// The pure mutation of one pod or pod template: mirror rewrites, the original-images
+// annotation, preferred node affinity toward warm nodes, and the list of cold images.
+import jsonpatch from "fast-json-patch";
+import type { Operation } from "fast-json-patch";
+
+import { formatReference } from "../image/reference.ts";
+import { buildPreferredTerms, choosePreferredNodes, type PreferenceDecision } from "../locality/affinity.ts";
+import { isFeasible, readConstraints } from "../locality/feasibility.ts";
+import { computeOverlap, type PodImage } from "../locality/overlap.ts";
+import { arrayField, field, isObject, stringField } from "../object-fields.ts";
+import { decideContainer, type ContainerField, type ContainerOutcome } from "./containers.ts";
+import type { ContainerDecision, MutationContext, MutationResult } from "./contract.ts";
+import { appendPreferredTermsOps, nodesAlreadyPreferred, pointer, setAnnotationOps } from "./patch.ts";
+
+/** Annotation holding a JSON object from container name to the image as originally written. */
+export const ORIGINAL_IMAGES_ANNOTATION = "kube-image-cache.io/original-images";
+/** Pods carrying this label with value "true" are never mutated. */
+export const SKIP_LABEL = "kube-image-cache.io/skip";
+/** The kubelet marks the API copy of a static pod with this annotation. */
+const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
+
+/** How the pod reached us: created, or gaining ephemeral containers (kubectl debug). */
+export type MutationMode =
+  | { readonly kind: "create" }
+  | { readonly kind: "ephemeral"; readonly oldPod: unknown };
+
+/**
+ * Mutates one pod (or a workload's pod template, which has the same metadata and spec shape).
+ * The patch paths are relative to the pod. Never throws on malformed input: what cannot be read
+ * is skipped with a reason.
+ */
+export function mutatePod(
+  pod: unknown,
+  namespace: string | undefined,
+  mode: MutationMode,
+  context: MutationContext,
+): MutationResult {
+  const skipReason = podSkipReason(pod, namespace, context);
+  if (skipReason !== undefined || !isObject(pod)) {
+    return skipped(pod, skipReason ?? "object is not a pod");
+  }
+  const spec = pod["spec"] as Record<string, unknown>;
+  const fields: ContainerField[] = mode.kind === "create" ? ["initContainers", "containers"] : ["ephemeralContainers"];
+  const outcomes = decideContainers(spec, fields, mode, context);
+  const decisions = outcomes.map((outcome) => outcome.decision);
+
+  const patch: Operation[] = imageOps(decisions);
+  const warnings = invalidImageWarnings(decisions);
+  if (mode.kind === "ephemeral") {
+    return finish(pod, patch, decisions, [], [], warnings);
+  }
+
+  patch.push(...annotationOps(pod, decisions));
+  const podImages = outcomes.flatMap((outcome) => (outcome.podImage === undefined ? [] : [outcome.podImage]));
+  const locality = decideLocality(spec, podImages, context);
+  patch.push(...appendPreferredTermsOps(spec, buildPreferredTerms(locality.decision.preferences)));
+  return finish(pod, patch, decisions, locality.decision.preferences, locality.cold, warnings, locality.decision.reason);
+}
+
+/** Returns why the whole pod is left alone, or undefined when it is processed. */
+function podSkipReason(pod: unknown, namespace: string | undefined, context: MutationContext): string | undefined {
+  if (!isObject(pod)) {
+    return "object is not a pod (not a JSON object)";
+  }
+  if (!isObject(pod["spec"])) {
+    return "pod has no spec";
+  }
+  const { exclude, webhook } = context.config;
+  if (namespace !== undefined && namespace === webhook.namespace) {
+    return `namespace ${namespace} is the webhook's own namespace`;
+  }
+  if (namespace !== undefined && exclude.namespaces.includes(namespace)) {
+    return `namespace ${namespace} is excluded (exclude.namespaces)`;
+  }
+  const metadata = pod["metadata"];
+  if (stringField(field(metadata, "labels"), SKIP_LABEL) === "true") {
+    return `pod is labelled ${SKIP_LABEL}: "true"`;
+  }
+  if (field(field(metadata, "annotations"), MIRROR_POD_ANNOTATION) !== undefined) {
+    return "mirror pod (the API copy of a static pod; the kubelet rejects changes to it)";
+  }
+  return undefined;
+}
+
+function decideContainers(
+  spec: Record<string, unknown>,
+  fields: readonly ContainerField[],
+  mode: MutationMode,
+  context: MutationContext,
+): ContainerOutcome[] {
+  const unavailable = context.unavailableMirrors ?? new Set<string>();
+  const existing = mode.kind === "ephemeral" ? existingEphemeralNames(mode.oldPod) : new Set<string>();
+  const outcomes: ContainerOutcome[] = [];
+  for (const fieldName of fields) {
+    arrayField(spec, fieldName).forEach((container, index) => {
+      const name = field(container, "name");
+      if (typeof name === "string" && existing.has(name)) {
+        return;
+      }
+      outcomes.push(decideContainer(container, { field: fieldName, index }, context.config, unavailable));
+    });
+  }
+  return outcomes;
+}
+
+/** Ephemeral containers cannot be changed once added; only new ones are rewritten. */
+function existingEphemeralNames(oldPod: unknown): Set<string> {
+  const names = new Set<string>();
+  for (const container of arrayField(field(oldPod, "spec"), "ephemeralContainers")) {
+    const name = field(container, "name");
+    if (typeof name === "string") {
+      names.add(name);
+    }
+  }
+  return names;
+}
+
+function imageOps(decisions: readonly ContainerDecision[]): Operation[] {
+  return decisions.flatMap((decision) =>
+    decision.result === "rewritten" && decision.rewrittenImage !== undefined
+      ? [{ op: "replace" as const, path: pointer("", "spec", decision.field, decision.index, "image"), value: decision.rewrittenImage }]
+      : [],
+  );
+}
+
+/** Records the original images of rewritten containers, merged with what an earlier pass recorded. */
+function annotationOps(pod: Record<string, unknown>, decisions: readonly ContainerDecision[]): Operation[] {
+  const rewritten = decisions.filter((decision) => decision.result === "rewritten");
+  if (rewritten.length === 0) {
+    return [];
+  }
+  const recorded = readOriginalImages(pod);
+  for (const decision of rewritten) {
+    recorded[decision.name] ??= decision.image;
+  }
+  return setAnnotationOps(pod, ORIGINAL_IMAGES_ANNOTATION, JSON.stringify(recorded));
+}
+
+function readOriginalImages(pod: Record<string, unknown>): Record<string, string> {
+  const value = stringField(field(field(pod, "metadata"), "annotations"), ORIGINAL_IMAGES_ANNOTATION);
+  if (value === undefined) {
+    return {};
+  }
+  try {
+    const parsed: unknown = JSON.parse(value);
+    const recorded: Record<string, string> = {};
+    if (isObject(parsed)) {
+      for (const [name, image] of Object.entries(parsed)) {
+        if (typeof image === "string") {
+          recorded[name] = image;
+        }
+      }
+    }
+    return recorded;
+  } catch {
+    // An unreadable value is replaced; the annotation is ours alone.
+    return {};
+  }
+}
+
+interface LocalityOutcome {
+  readonly decision: PreferenceDecision;
+  readonly cold: string[];
+}
+
+function decideLocality(spec: Record<string, unknown>, images: readonly PodImage[], context: MutationContext): LocalityOutcome {
+  const { inventory, config } = context;
+  if (inventory.nodes.length === 0) {
+    // Without any node known (no snapshot, or the first list not done) nothing can be called cold.
+    return { decision: { preferences: [], reason: "no node inventory; hints and cold images not computed" }, cold: [] };
+  }
+  const overlap = computeOverlap(inventory, images);
+  const cold = overlap.cold.map(formatReference);
+  const nodeName = stringField(spec, "nodeName");
+  if (nodeName !== undefined && nodeName !== "") {
+    return { decision: { preferences: [], reason: `pod already names node ${nodeName}` }, cold };
+  }
+  if (images.length === 0) {
+    return { decision: { preferences: [], reason: "no image to match against nodes" }, cold };
+  }
+
+  const constraints = readConstraints(spec);
+  const alreadyPreferred = nodesAlreadyPreferred(spec);
+  const candidates = overlap.overlaps.filter((entry) => {
+    const node = inventory.nodesByName.get(entry.node);
+    return node !== undefined && isFeasible(node, constraints);
+  });
+  const candidateNames = new Set(candidates.map((entry) => entry.node));
+  const coversEveryFeasibleNode = (): boolean =>
+    !inventory.nodes.some((node) => !candidateNames.has(node.name) && isFeasible(node, constraints));
+  const decision = choosePreferredNodes(
+    candidates,
+    overlap.totalBytes,
+    config.affinity.maxPreferredNodes,
+    coversEveryFeasibleNode,
+  );
+  const fresh = decision.preferences.filter((preference) => !alreadyPreferred.has(preference.node));
+  return { decision: { ...decision, preferences: fresh }, cold };
+}
+
+function invalidImageWarnings(decisions: readonly ContainerDecision[]): string[] {
+  return decisions
+    .filter((decision) => decision.reason.startsWith("skipped: invalid image reference"))
+    .map((decision) => `kube-image-cache: container ${decision.name}: invalid image left unchanged`);
+}
+
+function finish(
+  pod: Record<string, unknown>,
+  patch: Operation[],
+  containers: ContainerDecision[],
+  preferredNodes: MutationResult["preferredNodes"],
+  coldImages: string[],
+  warnings: string[],
+  localityReason?: string,
+): MutationResult {
+  const object = patch.length === 0 ? pod : jsonpatch.applyPatch(structuredClone(pod), patch, false, true).newDocument;
+  return {
+    patch,
+    object,
+    containers,
+    preferredNodes,
+    coldImages: [...new Set(coldImages)],
+    warnings,
+    ...(localityReason === undefined ? {} : { localityReason }),
+  };
+}
+
+function skipped(pod: unknown, reason: string): MutationResult {
+  return { patch: [], object: pod, skipReason: reason, containers: [], preferredNodes: [], coldImages: [], warnings: [] };
+}

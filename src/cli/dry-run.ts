@@ -1,0 +1,236 @@
+// `kube-image-cache dry-run`: runs the admission pipeline on files and prints the decisions and
+// the patch, without a server or a cluster.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+
+import jsonpatch from "fast-json-patch";
+import { parseAllDocuments } from "yaml";
+
+import type { MutationContext, MutationResult } from "../admission/contract.ts";
+import { mutatePod } from "../admission/pod-mutation.ts";
+import { reviewAdmission, serializeReview } from "../admission/review.ts";
+import { patchUnderPath } from "../admission/patch.ts";
+import { defaultConfig, InvalidConfigError, loadConfig } from "../config.ts";
+import { buildInventory } from "../inventory/inventory.ts";
+import { InvalidNodeSnapshotError, loadNodeSnapshot } from "../inventory/snapshot.ts";
+import { field, stringField } from "../object-fields.ts";
+import { UsageError } from "./args.ts";
+import { formatSummary } from "./dry-run-format.ts";
+import type { CliIo } from "./io.ts";
+import { classifyDocuments, describeObject, valueAtPath, type InputItem } from "./workloads.ts";
+
+const OUTPUT_FORMATS = ["summary", "patch", "pod", "review", "json"] as const;
+type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** One input item after the pipeline ran, as -o json prints it (plus fields for the summary). */
+export interface DryRunEntry {
+  readonly label: string;
+  readonly result: MutationResult;
+  /** The response review, for AdmissionReview inputs. */
+  readonly review?: Record<string, unknown>;
+}
+
+export const DRY_RUN_USAGE = `usage: kube-image-cache dry-run [--config FILE] [--nodes FILE] [-n NAMESPACE] [-o FORMAT] FILE|-
+  --config FILE     configuration (YAML or JSON); default: built-in defaults, which rewrite nothing
+  --nodes FILE      node snapshot (a NodeList); default: none, so no hints and no cold images
+  -n, --namespace   namespace for objects that do not name one; default: "default"
+  -o, --output      summary (default), patch, pod, review (AdmissionReview input only) or json
+  FILE|-            a Pod, workload, List, multi-document YAML or AdmissionReview; - reads stdin`;
+
+/** Runs dry-run and returns the exit code: 0 ok, 2 invalid arguments or input, 3 invalid configuration, 1 internal error. */
+export async function runDryRun(args: string[], io: CliIo): Promise<number> {
+  try {
+    const options = parseDryRunArgs(args);
+    const context = loadContext(options.config, options.nodes);
+    const text = await readInput(options.file, io);
+    const entries = processItems(parseDocuments(text, options.file), options.namespace, context);
+    io.stdout.write(render(entries, options.output, options.file));
+    return 0;
+  } catch (error: unknown) {
+    return reportError(error, io);
+  }
+}
+
+interface DryRunOptions {
+  readonly file: string;
+  readonly config?: string;
+  readonly nodes?: string;
+  readonly namespace: string;
+  readonly output: OutputFormat;
+}
+
+function parseDryRunArgs(args: string[]): DryRunOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        config: { type: "string" },
+        nodes: { type: "string" },
+        namespace: { type: "string", short: "n" },
+        output: { type: "string", short: "o" },
+      },
+    });
+  } catch (error: unknown) {
+    throw new UsageError(`dry-run: ${error instanceof Error ? error.message : String(error)}\n${DRY_RUN_USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1 || positionals[0] === undefined) {
+    throw new UsageError(`dry-run: expected exactly one input FILE (or - for stdin), got ${positionals.length}\n${DRY_RUN_USAGE}`);
+  }
+  const output = values.output ?? "summary";
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(output)) {
+    throw new UsageError(`dry-run: -o "${output}" is not an output format; expected one of ${OUTPUT_FORMATS.join(", ")}`);
+  }
+  return {
+    file: positionals[0],
+    namespace: values.namespace ?? "default",
+    output: output as OutputFormat,
+    ...(values.config === undefined ? {} : { config: values.config }),
+    ...(values.nodes === undefined ? {} : { nodes: values.nodes }),
+  };
+}
+
+function loadContext(configPath: string | undefined, nodesPath: string | undefined): MutationContext {
+  const config = configPath === undefined ? defaultConfig() : loadConfig(configPath);
+  const inventory = nodesPath === undefined ? buildInventory([]).inventory : loadNodeSnapshot(nodesPath);
+  return { config, inventory };
+}
+
+async function readInput(file: string, io: CliIo): Promise<string> {
+  if (file !== "-") {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (error: unknown) {
+      throw new UsageError(`dry-run: cannot read input file ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of io.stdin) {
+    chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function parseDocuments(text: string, file: string): unknown[] {
+  const documents = parseAllDocuments(text);
+  const list = Array.isArray(documents) ? documents : [documents];
+  const values: unknown[] = [];
+  for (const document of list) {
+    const problem = document.errors[0];
+    if (problem !== undefined) {
+      throw new UsageError(`dry-run: ${file} is not valid YAML or JSON: ${problem.message}`);
+    }
+    const value: unknown = document.toJS();
+    if (value !== null && value !== undefined) {
+      values.push(value);
+    }
+  }
+  if (values.length === 0) {
+    throw new UsageError(`dry-run: ${file} holds no objects; expected a Pod, workload, List or AdmissionReview`);
+  }
+  return values;
+}
+
+/** Runs the pipeline on every item: the same functions the server calls. */
+export function processItems(documents: readonly unknown[], namespace: string, context: MutationContext): DryRunEntry[] {
+  return classifyDocuments(documents).map((item) => processItem(item, namespace, context));
+}
+
+function processItem(item: InputItem, fallbackNamespace: string, context: MutationContext): DryRunEntry {
+  const namespace = stringField(field(item.object, "metadata"), "namespace") ?? fallbackNamespace;
+  switch (item.type) {
+    case "review": {
+      const outcome = reviewAdmission(item.object, context);
+      if (outcome.kind === "invalid") {
+        throw new UsageError(`dry-run: AdmissionReview is not valid: ${outcome.message}`);
+      }
+      const label = describeObject(field(field(item.object, "request"), "object"), outcome.request.namespace);
+      return { label: `AdmissionReview ${outcome.request.uid}: ${label}`, result: outcome.result, review: outcome.review };
+    }
+    case "pod":
+      return { label: describeObject(item.object, namespace), result: mutatePod(item.object, namespace, { kind: "create" }, context) };
+    case "workload":
+      return { label: describeObject(item.object, namespace), result: mutateTemplate(item.object, item.templatePath, namespace, context) };
+    case "unsupported":
+      return { label: describeObject(item.object, undefined), result: unsupported(item.object, item.reason) };
+  }
+}
+
+/** Mutates a workload's pod template; the patch paths and the object are the workload's. */
+function mutateTemplate(
+  workload: Record<string, unknown>,
+  templatePath: string,
+  namespace: string,
+  context: MutationContext,
+): MutationResult {
+  const template = valueAtPath(workload, templatePath);
+  const result = mutatePod(template, namespace, { kind: "create" }, context);
+  const patch = patchUnderPath(result.patch, templatePath);
+  const object = patch.length === 0 ? workload : jsonpatch.applyPatch(structuredClone(workload), patch, false, true).newDocument;
+  return { ...result, patch, object };
+}
+
+function unsupported(object: unknown, reason: string): MutationResult {
+  return { patch: [], object, skipReason: reason, containers: [], preferredNodes: [], coldImages: [], warnings: [] };
+}
+
+function render(entries: readonly DryRunEntry[], output: OutputFormat, file: string): string {
+  switch (output) {
+    case "summary":
+      return formatSummary(entries);
+    case "patch":
+      return entries.map((entry) => `${JSON.stringify(entry.result.patch, null, 2)}\n`).join("");
+    case "pod":
+      return `${JSON.stringify(entries.length === 1 ? entries[0]?.result.object : { apiVersion: "v1", kind: "List", items: entries.map((entry) => entry.result.object) }, null, 2)}\n`;
+    case "review":
+      return renderReviews(entries, file);
+    case "json":
+      return `${JSON.stringify(entries.map(toJsonEntry), null, 2)}\n`;
+  }
+}
+
+function renderReviews(entries: readonly DryRunEntry[], file: string): string {
+  const reviews = entries.map((entry) => entry.review);
+  if (reviews.length === 0 || reviews.some((review) => review === undefined)) {
+    throw new UsageError(`dry-run: -o review needs AdmissionReview input, but ${file} holds other objects; use -o json or -o patch`);
+  }
+  return reviews.map((review) => serializeReview(review ?? {})).join("\n");
+}
+
+/** The -o json element: the contract scripts rely on. */
+export function toJsonEntry(entry: DryRunEntry): Record<string, unknown> {
+  const { result } = entry;
+  return {
+    patch: result.patch,
+    object: result.object,
+    containers: result.containers.map((container) => ({
+      name: container.name,
+      image: container.image,
+      result: container.result,
+      rewrittenImage: container.rewrittenImage ?? null,
+      reason: container.reason,
+    })),
+    preferredNodes: result.preferredNodes,
+    coldImages: result.coldImages,
+    warnings: result.warnings,
+    ...(result.skipReason === undefined ? {} : { skipReason: result.skipReason }),
+    ...(result.localityReason === undefined ? {} : { localityReason: result.localityReason }),
+  };
+}
+
+function reportError(error: unknown, io: CliIo): number {
+  if (error instanceof UsageError || error instanceof InvalidNodeSnapshotError) {
+    io.stderr.write(`${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof InvalidConfigError) {
+    io.stderr.write(`${error.message}\n`);
+    return 3;
+  }
+  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  io.stderr.write(`dry-run: internal error: ${detail}\n`);
+  return 1;
+}

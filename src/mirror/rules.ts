@@ -1,0 +1,134 @@
+// Mirror rules: which mirror repository an image goes to, decided per registry host.
+import {
+  formatReference,
+  MAX_PATH_LENGTH,
+  type ImageReference,
+} from "../image/reference.ts";
+import type { Config } from "../config.ts";
+import { matchesImageGlob } from "./image-glob.ts";
+
+/** The outcome of applying the mirror rules to one valid reference. */
+export type RewriteDecision =
+  | { readonly rewritten: true; readonly reference: ImageReference; readonly reason: string }
+  | {
+      readonly rewritten: false;
+      readonly reason: string;
+      /** For an image already on a mirror: the upstream image it mirrors, when a rule tells. */
+      readonly upstream?: ImageReference;
+    };
+
+/** A mirror target split into its host and repository path prefix. */
+interface MirrorTarget {
+  readonly prefix: string;
+  readonly host: string;
+  readonly pathPrefix: string;
+}
+
+/**
+ * Decides where an image should be pulled from. Images already on a mirror host are never
+ * rewritten (so a second pass changes nothing), nor images excluded by pattern, nor images
+ * whose mirror is known to be down, nor images whose mirrored path would be too long.
+ */
+export function decideRewrite(
+  reference: ImageReference,
+  mirror: Config["mirror"],
+  excludedImages: readonly string[],
+  unavailableMirrors: ReadonlySet<string> = new Set(),
+): RewriteDecision {
+  if (isMirrorHost(reference.domain, mirror)) {
+    const upstream = upstreamOf(reference, mirror);
+    return {
+      rewritten: false,
+      reason: `unchanged: already on mirror host ${reference.domain}`,
+      ...(upstream === undefined ? {} : { upstream }),
+    };
+  }
+  const pattern = excludedImages.find((glob) => matchesImageGlob(glob, reference));
+  if (pattern !== undefined) {
+    return { rewritten: false, reason: `unchanged: excluded by image pattern "${pattern}"` };
+  }
+
+  const ruleHost = mirror.registries.has(reference.domain) ? reference.domain : undefined;
+  const prefix = ruleHost === undefined ? mirror.default : mirror.registries.get(ruleHost);
+  if (prefix === undefined) {
+    return { rewritten: false, reason: `unchanged: no rule for domain ${reference.domain}` };
+  }
+  const target = splitTarget(prefix);
+  const rule = `${ruleHost ?? "default"} -> ${prefix}`;
+  if (unavailableMirrors.has(target.host)) {
+    return { rewritten: false, reason: `unchanged: mirror unavailable (${target.host}, rule ${rule})` };
+  }
+
+  const hostPath = ruleHost === undefined ? hostAsPathComponent(reference.domain) : "";
+  if (hostPath === undefined) {
+    return { rewritten: false, reason: `unchanged: host ${reference.domain} cannot be a mirror path component (rule ${rule})` };
+  }
+  const path = `${target.pathPrefix}/${hostPath}${reference.path}`;
+  if (path.length > MAX_PATH_LENGTH) {
+    return {
+      rewritten: false,
+      reason: `unchanged: mirrored path would be ${path.length} characters, over the ${MAX_PATH_LENGTH}-character limit (rule ${rule})`,
+    };
+  }
+  const rewritten: ImageReference = { ...reference, domain: target.host, path };
+  return { rewritten: true, reference: rewritten, reason: `rewritten by rule ${rule}` };
+}
+
+/**
+ * The default mirror keeps images of many registries apart by putting the source host first in
+ * the path: "registry.example.org:5000" becomes "registry.example.org-5000/". Returns undefined
+ * for hosts that cannot be written as a path component (IPv6 literals).
+ */
+function hostAsPathComponent(host: string): string | undefined {
+  const component = host.toLowerCase().replace(":", "-");
+  return /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$/.test(component) ? `${component}/` : undefined;
+}
+
+/**
+ * Maps a mirrored image back to its source by the per-registry rules, so a node that holds the
+ * upstream name still counts as warm. Images under the default prefix are not mapped back.
+ */
+function upstreamOf(reference: ImageReference, mirror: Config["mirror"]): ImageReference | undefined {
+  for (const [host, prefix] of mirror.registries) {
+    const target = splitTarget(prefix);
+    const start = `${target.pathPrefix}/`;
+    if (reference.domain === target.host && reference.path.startsWith(start)) {
+      return { ...reference, domain: host, path: reference.path.slice(start.length) };
+    }
+  }
+  return undefined;
+}
+
+/** True when the host is the host of any mirror target (rules or default). */
+export function isMirrorHost(host: string, mirror: Config["mirror"]): boolean {
+  return mirrorHosts(mirror).has(host);
+}
+
+const hostsByMirror = new WeakMap<Config["mirror"], Set<string>>();
+
+/** Hosts of every mirror target in the configuration, computed once per configuration. */
+export function mirrorHosts(mirror: Config["mirror"]): ReadonlySet<string> {
+  const cached = hostsByMirror.get(mirror);
+  if (cached !== undefined) {
+    return cached;
+  }
+  const hosts = new Set<string>();
+  for (const prefix of mirror.registries.values()) {
+    hosts.add(splitTarget(prefix).host);
+  }
+  if (mirror.default !== undefined) {
+    hosts.add(splitTarget(mirror.default).host);
+  }
+  hostsByMirror.set(mirror, hosts);
+  return hosts;
+}
+
+function splitTarget(prefix: string): MirrorTarget {
+  const slash = prefix.indexOf("/");
+  return { prefix, host: prefix.slice(0, slash), pathPrefix: prefix.slice(slash + 1) };
+}
+
+/** Formats a decision's image: the rewritten reference, or the original string unchanged. */
+export function rewrittenImage(original: string, decision: RewriteDecision): string {
+  return decision.rewritten ? formatReference(decision.reference) : original;
+}
