@@ -24,7 +24,7 @@ function formatEntry(entry: DryRunEntry): string {
     lines.push("    (none)");
   }
 
-  lines.push(`  preferred nodes: ${result.preferredNodes.length === 0 ? "none" : ""}`);
+  lines.push(heading("preferred nodes", result.preferredNodes.length));
   for (const preference of result.preferredNodes) {
     lines.push(
       `    ${preference.node}  weight ${preference.weight}  holds ${formatBytes(preference.heldBytes)} of ${formatBytes(preference.totalBytes)}`,
@@ -34,7 +34,7 @@ function formatEntry(entry: DryRunEntry): string {
     lines.push(`    (${result.localityReason})`);
   }
 
-  lines.push(`  cold images: ${result.coldImages.length === 0 ? "none" : ""}`);
+  lines.push(heading("cold images", result.coldImages.length));
   lines.push(...result.coldImages.map((image) => `    ${image}`));
   if (result.coldImages.length > 0) {
     lines.push("    (no node reports them; a node lists at most 50 images, so absence means not reported)");
@@ -42,7 +42,7 @@ function formatEntry(entry: DryRunEntry): string {
   if (result.warnings.length > 0) {
     lines.push("  warnings:", ...result.warnings.map((warning) => `    ${warning}`));
   }
-  lines.push(`  patch: ${result.patch.length === 0 ? "none" : ""}`);
+  lines.push(heading("patch", result.patch.length));
   lines.push(...result.patch.map((operation) => `    ${JSON.stringify(operation)}`));
   return `${lines.join("\n")}\n`;
 }
@@ -50,4 +50,9 @@ function formatEntry(entry: DryRunEntry): string {
 /** Formats a byte count in decimal megabytes, as image sizes are usually quoted. */
 function formatBytes(bytes: number): string {
   return `${(bytes / 1_000_000).toFixed(1)} MB`;
+}
+
+/** A section heading: "  name: none" when empty, "  name:" when a list follows. */
+function heading(name: string, count: number): string {
+  return count === 0 ? `  ${name}: none` : `  ${name}:`;
 }
