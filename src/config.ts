@@ -6,12 +6,6 @@ import { parse as parseYaml } from "yaml";
 
 import { parseImageReference } from "./image/reference.ts";
 
-/** Registry access settings, keyed by registry host. */
-export interface RegistryAccess {
-  readonly plainHTTP: boolean;
-  readonly credentials?: string;
-}
-
 /** The validated, frozen configuration every component receives. */
 export interface Config {
   readonly mirror: {
@@ -40,7 +34,6 @@ export interface Config {
     /** Largest request body accepted, in bytes; larger bodies get 413. */
     readonly maxBodyBytes: number;
   };
-  readonly registries: ReadonlyMap<string, RegistryAccess>;
 }
 
 /** Default values, documented in docs/configuration.md. */
@@ -69,7 +62,7 @@ export class InvalidConfigError extends Error {
 
 type Raw = Record<string, unknown>;
 
-const TOP_LEVEL_KEYS = ["mirror", "exclude", "webhook", "affinity", "server", "registries"];
+const TOP_LEVEL_KEYS = ["mirror", "exclude", "webhook", "affinity", "server"];
 
 /** Reads a YAML or JSON configuration file and validates it. */
 export function loadConfig(path: string): Config {
@@ -115,32 +108,55 @@ export function validateConfig(raw: unknown, source: string): Config {
   const config: Config = {
     mirror: readMirror(mirror, problems),
     exclude: {
-      namespaces: stringList(exclude, "namespaces", "exclude", DEFAULTS.excludeNamespaces, problems),
+      namespaces: stringList(
+        exclude,
+        "namespaces",
+        "exclude",
+        DEFAULTS.excludeNamespaces,
+        problems,
+      ),
       images: stringList(exclude, "images", "exclude", [], problems),
     },
     webhook: {
       namespace: readNamespace(webhook, problems),
     },
     affinity: {
-      maxPreferredNodes: integer(affinity, "maxPreferredNodes", "affinity", {
-        fallback: DEFAULTS.maxPreferredNodes,
-        min: 0,
-        max: 100,
-      }, problems),
+      maxPreferredNodes: integer(
+        affinity,
+        "maxPreferredNodes",
+        "affinity",
+        {
+          fallback: DEFAULTS.maxPreferredNodes,
+          min: 0,
+          max: 100,
+        },
+        problems,
+      ),
     },
     server: {
-      deadlineMs: integer(server, "deadlineMs", "server", {
-        fallback: DEFAULTS.deadlineMs,
-        min: 1,
-        max: 30_000,
-      }, problems),
-      maxBodyBytes: integer(server, "maxBodyBytes", "server", {
-        fallback: DEFAULTS.maxBodyBytes,
-        min: 1024,
-        max: 64 * 1024 * 1024,
-      }, problems),
+      deadlineMs: integer(
+        server,
+        "deadlineMs",
+        "server",
+        {
+          fallback: DEFAULTS.deadlineMs,
+          min: 1,
+          max: 30_000,
+        },
+        problems,
+      ),
+      maxBodyBytes: integer(
+        server,
+        "maxBodyBytes",
+        "server",
+        {
+          fallback: DEFAULTS.maxBodyBytes,
+          min: 1024,
+          max: 64 * 1024 * 1024,
+        },
+        problems,
+      ),
     },
-    registries: readRegistries(raw["registries"], problems),
   };
 
   if (problems.length > 0) {
@@ -158,7 +174,9 @@ function readMirror(mirror: Raw, problems: string[]): Config["mirror"] {
   const registries = new Map<string, string>();
   const rawRegistries = mirror["registries"];
   if (rawRegistries !== undefined && rawRegistries !== null && !isObject(rawRegistries)) {
-    problems.push(`mirror.registries: must be a mapping of registry host to mirror prefix, got ${typeName(rawRegistries)}`);
+    problems.push(
+      `mirror.registries: must be a mapping of registry host to mirror prefix, got ${typeName(rawRegistries)}`,
+    );
   }
   if (isObject(rawRegistries)) {
     for (const [host, target] of Object.entries(rawRegistries)) {
@@ -221,48 +239,12 @@ function readNamespace(webhook: Raw, problems: string[]): string {
     return DEFAULTS.webhookNamespace;
   }
   if (typeof value !== "string" || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) {
-    problems.push(`webhook.namespace: "${String(value)}" is not a valid namespace name (lowercase DNS label, at most 63 characters)`);
+    problems.push(
+      `webhook.namespace: ${JSON.stringify(value)} is not a valid namespace name (lowercase DNS label, at most 63 characters)`,
+    );
     return DEFAULTS.webhookNamespace;
   }
   return value;
-}
-
-function readRegistries(raw: unknown, problems: string[]): Map<string, RegistryAccess> {
-  const registries = new Map<string, RegistryAccess>();
-  if (raw === undefined || raw === null) {
-    return registries;
-  }
-  if (!isObject(raw)) {
-    problems.push(`registries: must be a mapping of registry host to access settings, got ${typeName(raw)}`);
-    return registries;
-  }
-  for (const [host, settings] of Object.entries(raw)) {
-    const field = `registries["${host}"]`;
-    const hostProblem = checkRegistryHost(host);
-    if (hostProblem !== undefined) {
-      problems.push(`${field}: ${hostProblem}`);
-      continue;
-    }
-    const access = isObject(settings) ? settings : {};
-    if (!isObject(settings) && settings !== null) {
-      problems.push(`${field}: must be a mapping, got ${typeName(settings)}`);
-      continue;
-    }
-    reportUnknownKeys(access, ["plainHTTP", "credentials"], field, problems);
-    const plainHTTP = access["plainHTTP"] ?? false;
-    if (typeof plainHTTP !== "boolean") {
-      problems.push(`${field}.plainHTTP: must be true or false, got ${typeName(plainHTTP)}`);
-    }
-    const credentials = access["credentials"];
-    if (credentials !== undefined && typeof credentials !== "string") {
-      problems.push(`${field}.credentials: must be a file path, got ${typeName(credentials)}`);
-    }
-    registries.set(normaliseHost(host), {
-      plainHTTP: plainHTTP === true,
-      ...(typeof credentials === "string" ? { credentials } : {}),
-    });
-  }
-  return registries;
 }
 
 function section(raw: Raw, key: string, problems: string[]): Raw {
@@ -297,7 +279,9 @@ function stringList(
     if (typeof item === "string" && item !== "") {
       strings.push(item);
     } else {
-      problems.push(`${parent}.${key}[${index}]: must be a non-empty string, got ${typeName(item)}`);
+      problems.push(
+        `${parent}.${key}[${index}]: must be a non-empty string, got ${typeName(item)}`,
+      );
     }
   });
   return strings;
@@ -314,14 +298,26 @@ function integer(
   if (value === undefined || value === null) {
     return limits.fallback;
   }
-  if (typeof value !== "number" || !Number.isInteger(value) || value < limits.min || value > limits.max) {
-    problems.push(`${parent}.${key}: must be an integer from ${limits.min} to ${limits.max}, got ${JSON.stringify(value)}`);
+  if (
+    typeof value !== "number" ||
+    !Number.isInteger(value) ||
+    value < limits.min ||
+    value > limits.max
+  ) {
+    problems.push(
+      `${parent}.${key}: must be an integer from ${limits.min} to ${limits.max}, got ${JSON.stringify(value)}`,
+    );
     return limits.fallback;
   }
   return value;
 }
 
-function reportUnknownKeys(raw: Raw, known: readonly string[], parent: string, problems: string[]): void {
+function reportUnknownKeys(
+  raw: Raw,
+  known: readonly string[],
+  parent: string,
+  problems: string[],
+): void {
   for (const key of Object.keys(raw)) {
     if (!known.includes(key)) {
       const path = parent === "" ? key : `${parent}.${key}`;

@@ -2,7 +2,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { DEFAULTS, InvalidConfigError, defaultConfig, parseConfigText, validateConfig } from "../src/config.ts";
+import {
+  DEFAULTS,
+  InvalidConfigError,
+  defaultConfig,
+  parseConfigText,
+  validateConfig,
+} from "../src/config.ts";
 
 function problemsOf(raw: unknown): readonly string[] {
   try {
@@ -25,7 +31,10 @@ describe("configuration", () => {
   });
 
   it("folds index.docker.io into docker.io", () => {
-    const config = parseConfigText("mirror:\n  registries:\n    index.docker.io: mirror.local/hub\n", "test.yaml");
+    const config = parseConfigText(
+      "mirror:\n  registries:\n    index.docker.io: mirror.local/hub\n",
+      "test.yaml",
+    );
     assert.equal(config.mirror.registries.get("docker.io"), "mirror.local/hub");
   });
 
@@ -40,12 +49,14 @@ describe("configuration", () => {
 
   it("reports every problem with its path", () => {
     const problems = problemsOf({
-      mirror: { registries: { "docker.io": "mirror.local", "bad host!": "mirror.local/x" }, default: 5 },
+      mirror: {
+        registries: { "docker.io": "mirror.local", "bad host!": "mirror.local/x" },
+        default: 5,
+      },
       exclude: { namespaces: "kube-system", images: [""] },
       webhook: { namespace: "Not_Valid" },
       affinity: { maxPreferredNodes: 101 },
       server: { deadlineMs: -1 },
-      registries: { "127.0.0.1:5000": { plainHTTP: "yes" } },
       extra: true,
     });
     const paths = [
@@ -57,11 +68,13 @@ describe("configuration", () => {
       "webhook.namespace",
       "affinity.maxPreferredNodes",
       "server.deadlineMs",
-      'registries["127.0.0.1:5000"].plainHTTP',
       "extra",
     ];
     for (const path of paths) {
-      assert.ok(problems.some((problem) => problem.startsWith(`${path}:`)), `no problem reported for ${path}`);
+      assert.ok(
+        problems.some((problem) => problem.startsWith(`${path}:`)),
+        `no problem reported for ${path}`,
+      );
     }
     assert.equal(problems.length, paths.length);
   });

@@ -28,7 +28,8 @@ export function decideContainer(
   unavailableMirrors: ReadonlySet<string>,
 ): ContainerOutcome {
   const rawName = field(container, "name");
-  const name = typeof rawName === "string" && rawName !== "" ? rawName : `${where.field}[${where.index}]`;
+  const name =
+    typeof rawName === "string" && rawName !== "" ? rawName : `${where.field}[${where.index}]`;
   const image = field(container, "image");
   const base = { name, field: where.field, index: where.index };
   const skip = (reason: string, shown = ""): ContainerOutcome => ({
@@ -45,7 +46,10 @@ export function decideContainer(
     return skip("image is empty (another controller or webhook may set it later)");
   }
   if (field(container, "imagePullPolicy") === "Never") {
-    return skip("imagePullPolicy is Never, so the image must keep the name it was loaded under", image);
+    return skip(
+      "imagePullPolicy is Never, so the image must keep the name it was loaded under",
+      image,
+    );
   }
   if (image === PLACEHOLDER_IMAGE) {
     return skip('image "auto" is a placeholder that Istio\'s injector replaces', image);
@@ -55,7 +59,12 @@ export function decideContainer(
   if (!parsed.ok) {
     return skip(`invalid image reference: ${parsed.error}`, image);
   }
-  const decision = decideRewrite(parsed.reference, config.mirror, config.exclude.images, unavailableMirrors);
+  const decision = decideRewrite(
+    parsed.reference,
+    config.mirror,
+    config.exclude.images,
+    unavailableMirrors,
+  );
   if (!decision.rewritten) {
     return {
       decision: { ...base, image, result: "unchanged", reason: decision.reason },

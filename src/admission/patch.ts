@@ -20,7 +20,11 @@ export function pointer(base: string, ...tokens: (string | number)[]): string {
  * Sets metadata.annotations[key] = value, creating metadata or the annotations map when absent
  * or null, and replacing the member when it exists.
  */
-export function setAnnotationOps(pod: Record<string, unknown>, key: string, value: string): Operation[] {
+export function setAnnotationOps(
+  pod: Record<string, unknown>,
+  key: string,
+  value: string,
+): Operation[] {
   const metadata = pod["metadata"];
   if (!isObject(metadata)) {
     return [{ op: "add", path: "/metadata", value: { annotations: { [key]: value } } }];
@@ -37,7 +41,10 @@ export function setAnnotationOps(pod: Record<string, unknown>, key: string, valu
  * Appends preferred node affinity terms, touching nothing else in spec.affinity: the deepest
  * existing level gets one add, so podAffinity, podAntiAffinity and required terms stay as written.
  */
-export function appendPreferredTermsOps(spec: Record<string, unknown>, terms: PreferredTerm[]): Operation[] {
+export function appendPreferredTermsOps(
+  spec: Record<string, unknown>,
+  terms: PreferredTerm[],
+): Operation[] {
   if (terms.length === 0) {
     return [];
   }

@@ -4,13 +4,22 @@ import jsonpatch from "fast-json-patch";
 import type { Operation } from "fast-json-patch";
 
 import { formatReference } from "../image/reference.ts";
-import { buildPreferredTerms, choosePreferredNodes, type PreferenceDecision } from "../locality/affinity.ts";
+import {
+  buildPreferredTerms,
+  choosePreferredNodes,
+  type PreferenceDecision,
+} from "../locality/affinity.ts";
 import { isFeasible, readConstraints } from "../locality/feasibility.ts";
 import { computeOverlap, type PodImage } from "../locality/overlap.ts";
 import { arrayField, field, isObject, stringField } from "../object-fields.ts";
 import { decideContainer, type ContainerField, type ContainerOutcome } from "./containers.ts";
 import type { ContainerDecision, MutationContext, MutationResult } from "./contract.ts";
-import { appendPreferredTermsOps, nodesAlreadyPreferred, pointer, setAnnotationOps } from "./patch.ts";
+import {
+  appendPreferredTermsOps,
+  nodesAlreadyPreferred,
+  pointer,
+  setAnnotationOps,
+} from "./patch.ts";
 
 /** Annotation holding a JSON object from container name to the image as originally written. */
 export const ORIGINAL_IMAGES_ANNOTATION = "kube-image-cache.io/original-images";
@@ -21,8 +30,7 @@ const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
 
 /** How the pod reached us: created, or gaining ephemeral containers (kubectl debug). */
 export type MutationMode =
-  | { readonly kind: "create" }
-  | { readonly kind: "ephemeral"; readonly oldPod: unknown };
+  { readonly kind: "create" } | { readonly kind: "ephemeral"; readonly oldPod: unknown };
 
 /**
  * Mutates one pod (or a workload's pod template, which has the same metadata and spec shape).
@@ -40,7 +48,8 @@ export function mutatePod(
     return skipped(pod, skipReason ?? "object is not a pod");
   }
   const spec = pod["spec"] as Record<string, unknown>;
-  const fields: ContainerField[] = mode.kind === "create" ? ["initContainers", "containers"] : ["ephemeralContainers"];
+  const fields: ContainerField[] =
+    mode.kind === "create" ? ["initContainers", "containers"] : ["ephemeralContainers"];
   const outcomes = decideContainers(spec, fields, mode, context);
   const decisions = outcomes.map((outcome) => outcome.decision);
 
@@ -51,14 +60,28 @@ export function mutatePod(
   }
 
   patch.push(...annotationOps(pod, decisions));
-  const podImages = outcomes.flatMap((outcome) => (outcome.podImage === undefined ? [] : [outcome.podImage]));
+  const podImages = outcomes.flatMap((outcome) =>
+    outcome.podImage === undefined ? [] : [outcome.podImage],
+  );
   const locality = decideLocality(spec, podImages, context);
   patch.push(...appendPreferredTermsOps(spec, buildPreferredTerms(locality.decision.preferences)));
-  return finish(pod, patch, decisions, locality.decision.preferences, locality.cold, warnings, locality.decision.reason);
+  return finish(
+    pod,
+    patch,
+    decisions,
+    locality.decision.preferences,
+    locality.cold,
+    warnings,
+    locality.decision.reason,
+  );
 }
 
 /** Returns why the whole pod is left alone, or undefined when it is processed. */
-function podSkipReason(pod: unknown, namespace: string | undefined, context: MutationContext): string | undefined {
+function podSkipReason(
+  pod: unknown,
+  namespace: string | undefined,
+  context: MutationContext,
+): string | undefined {
   if (!isObject(pod)) {
     return "object is not a pod (not a JSON object)";
   }
@@ -89,7 +112,8 @@ function decideContainers(
   context: MutationContext,
 ): ContainerOutcome[] {
   const unavailable = context.unavailableMirrors ?? new Set<string>();
-  const existing = mode.kind === "ephemeral" ? existingEphemeralNames(mode.oldPod) : new Set<string>();
+  const existing =
+    mode.kind === "ephemeral" ? existingEphemeralNames(mode.oldPod) : new Set<string>();
   const outcomes: ContainerOutcome[] = [];
   for (const fieldName of fields) {
     arrayField(spec, fieldName).forEach((container, index) => {
@@ -97,7 +121,9 @@ function decideContainers(
       if (typeof name === "string" && existing.has(name)) {
         return;
       }
-      outcomes.push(decideContainer(container, { field: fieldName, index }, context.config, unavailable));
+      outcomes.push(
+        decideContainer(container, { field: fieldName, index }, context.config, unavailable),
+      );
     });
   }
   return outcomes;
@@ -118,13 +144,22 @@ function existingEphemeralNames(oldPod: unknown): Set<string> {
 function imageOps(decisions: readonly ContainerDecision[]): Operation[] {
   return decisions.flatMap((decision) =>
     decision.result === "rewritten" && decision.rewrittenImage !== undefined
-      ? [{ op: "replace" as const, path: pointer("", "spec", decision.field, decision.index, "image"), value: decision.rewrittenImage }]
+      ? [
+          {
+            op: "replace" as const,
+            path: pointer("", "spec", decision.field, decision.index, "image"),
+            value: decision.rewrittenImage,
+          },
+        ]
       : [],
   );
 }
 
 /** Records the original images of rewritten containers, merged with what an earlier pass recorded. */
-function annotationOps(pod: Record<string, unknown>, decisions: readonly ContainerDecision[]): Operation[] {
+function annotationOps(
+  pod: Record<string, unknown>,
+  decisions: readonly ContainerDecision[],
+): Operation[] {
   const rewritten = decisions.filter((decision) => decision.result === "rewritten");
   if (rewritten.length === 0) {
     return [];
@@ -137,7 +172,10 @@ function annotationOps(pod: Record<string, unknown>, decisions: readonly Contain
 }
 
 function readOriginalImages(pod: Record<string, unknown>): Record<string, string> {
-  const value = stringField(field(field(pod, "metadata"), "annotations"), ORIGINAL_IMAGES_ANNOTATION);
+  const value = stringField(
+    field(field(pod, "metadata"), "annotations"),
+    ORIGINAL_IMAGES_ANNOTATION,
+  );
   if (value === undefined) {
     return {};
   }
@@ -163,11 +201,21 @@ interface LocalityOutcome {
   readonly cold: string[];
 }
 
-function decideLocality(spec: Record<string, unknown>, images: readonly PodImage[], context: MutationContext): LocalityOutcome {
+function decideLocality(
+  spec: Record<string, unknown>,
+  images: readonly PodImage[],
+  context: MutationContext,
+): LocalityOutcome {
   const { inventory, config } = context;
   if (inventory.nodes.length === 0) {
     // Without any node known (no snapshot, or the first list not done) nothing can be called cold.
-    return { decision: { preferences: [], reason: "no node inventory; hints and cold images not computed" }, cold: [] };
+    return {
+      decision: {
+        preferences: [],
+        reason: "no node inventory; hints and cold images not computed",
+      },
+      cold: [],
+    };
   }
   const overlap = computeOverlap(inventory, images);
   const cold = overlap.cold.map(formatReference);
@@ -187,7 +235,9 @@ function decideLocality(spec: Record<string, unknown>, images: readonly PodImage
   });
   const candidateNames = new Set(candidates.map((entry) => entry.node));
   const coversEveryFeasibleNode = (): boolean =>
-    !inventory.nodes.some((node) => !candidateNames.has(node.name) && isFeasible(node, constraints));
+    !inventory.nodes.some(
+      (node) => !candidateNames.has(node.name) && isFeasible(node, constraints),
+    );
   const decision = choosePreferredNodes(
     candidates,
     overlap.totalBytes,
@@ -201,7 +251,9 @@ function decideLocality(spec: Record<string, unknown>, images: readonly PodImage
 function invalidImageWarnings(decisions: readonly ContainerDecision[]): string[] {
   return decisions
     .filter((decision) => decision.reason.startsWith("skipped: invalid image reference"))
-    .map((decision) => `kube-image-cache: container ${decision.name}: invalid image left unchanged`);
+    .map(
+      (decision) => `kube-image-cache: container ${decision.name}: invalid image left unchanged`,
+    );
 }
 
 function finish(
@@ -213,7 +265,10 @@ function finish(
   warnings: string[],
   localityReason?: string,
 ): MutationResult {
-  const object = patch.length === 0 ? pod : jsonpatch.applyPatch(structuredClone(pod), patch, false, true).newDocument;
+  const object =
+    patch.length === 0
+      ? pod
+      : jsonpatch.applyPatch(structuredClone(pod), patch, false, true).newDocument;
   return {
     patch,
     object,
@@ -226,5 +281,13 @@ function finish(
 }
 
 function skipped(pod: unknown, reason: string): MutationResult {
-  return { patch: [], object: pod, skipReason: reason, containers: [], preferredNodes: [], coldImages: [], warnings: [] };
+  return {
+    patch: [],
+    object: pod,
+    skipReason: reason,
+    containers: [],
+    preferredNodes: [],
+    coldImages: [],
+    warnings: [],
+  };
 }

@@ -24,7 +24,11 @@ export function reviewAdmission(body: unknown, context: MutationContext): Review
   return {
     kind: "reviewed",
     status: 200,
-    review: buildResponse(stringField(body, "apiVersion") ?? "admission.k8s.io/v1", summary.uid, result),
+    review: buildResponse(
+      stringField(body, "apiVersion") ?? "admission.k8s.io/v1",
+      summary.uid,
+      result,
+    ),
     request: summary,
     result,
   };
@@ -36,7 +40,11 @@ function reviewProblem(body: unknown): string | undefined {
     return "request body is not a JSON object; expected an AdmissionReview";
   }
   const apiVersion = body["apiVersion"];
-  if (body["kind"] !== "AdmissionReview" || typeof apiVersion !== "string" || !SUPPORTED_VERSIONS.has(apiVersion)) {
+  if (
+    body["kind"] !== "AdmissionReview" ||
+    typeof apiVersion !== "string" ||
+    !SUPPORTED_VERSIONS.has(apiVersion)
+  ) {
     return `expected kind AdmissionReview with apiVersion admission.k8s.io/v1 or v1beta1, got kind ${JSON.stringify(body["kind"])} apiVersion ${JSON.stringify(apiVersion)}`;
   }
   const request = body["request"];
@@ -79,7 +87,10 @@ function requestMode(request: Record<string, unknown>): MutationMode | string {
 
 /** The namespace is on the request; the object often lacks it (generateName pods). */
 function namespaceOf(request: Record<string, unknown>): string | undefined {
-  return stringField(request, "namespace") ?? stringField(field(field(request, "object"), "metadata"), "namespace");
+  return (
+    stringField(request, "namespace") ??
+    stringField(field(field(request, "object"), "metadata"), "namespace")
+  );
 }
 
 function summarise(request: Record<string, unknown>): RequestSummary {
@@ -100,14 +111,26 @@ function summarise(request: Record<string, unknown>): RequestSummary {
 }
 
 function skippedRequest(object: unknown, reason: string): MutationResult {
-  return { patch: [], object, skipReason: reason, containers: [], preferredNodes: [], coldImages: [], warnings: [] };
+  return {
+    patch: [],
+    object,
+    skipReason: reason,
+    containers: [],
+    preferredNodes: [],
+    coldImages: [],
+    warnings: [],
+  };
 }
 
 /**
  * Builds the response review. patchType is set only together with a non-empty patch: the API
  * server rejects a patchType without a patch.
  */
-export function buildResponse(apiVersion: string, uid: string, result: MutationResult): Record<string, unknown> {
+export function buildResponse(
+  apiVersion: string,
+  uid: string,
+  result: MutationResult,
+): Record<string, unknown> {
   const response: Record<string, unknown> = { uid, allowed: true };
   if (result.patch.length > 0) {
     response["patchType"] = "JSONPatch";
@@ -123,14 +146,24 @@ export function buildResponse(apiVersion: string, uid: string, result: MutationR
  * Builds a response that admits the pod unchanged with a warning, for internal failures and the
  * internal deadline. Returns undefined when the body has no request uid to echo.
  */
-export function allowUnchanged(body: unknown, warning: string): Record<string, unknown> | undefined {
+export function allowUnchanged(
+  body: unknown,
+  warning: string,
+): Record<string, unknown> | undefined {
   const uid = stringField(field(body, "request"), "uid");
   if (uid === undefined || uid === "") {
     return undefined;
   }
   const apiVersion = stringField(body, "apiVersion");
-  const version = apiVersion !== undefined && SUPPORTED_VERSIONS.has(apiVersion) ? apiVersion : "admission.k8s.io/v1";
-  return { apiVersion: version, kind: "AdmissionReview", response: { uid, allowed: true, warnings: [warning] } };
+  const version =
+    apiVersion !== undefined && SUPPORTED_VERSIONS.has(apiVersion)
+      ? apiVersion
+      : "admission.k8s.io/v1";
+  return {
+    apiVersion: version,
+    kind: "AdmissionReview",
+    response: { uid, allowed: true, warnings: [warning] },
+  };
 }
 
 /** Serialises a response review exactly as the server sends it. */

@@ -18,7 +18,10 @@ function formatEntry(entry: DryRunEntry): string {
   lines.push("  containers:");
   for (const container of result.containers) {
     const target = container.rewrittenImage === undefined ? "" : ` -> ${container.rewrittenImage}`;
-    lines.push(`    ${container.name}: ${JSON.stringify(container.image)}${target}`, `      ${container.reason}`);
+    lines.push(
+      `    ${container.name}: ${JSON.stringify(container.image)}${target}`,
+      `      ${container.reason}`,
+    );
   }
   if (result.containers.length === 0) {
     lines.push("    (none)");
@@ -37,7 +40,9 @@ function formatEntry(entry: DryRunEntry): string {
   lines.push(heading("cold images", result.coldImages.length));
   lines.push(...result.coldImages.map((image) => `    ${image}`));
   if (result.coldImages.length > 0) {
-    lines.push("    (no node reports them; a node lists at most 50 images, so absence means not reported)");
+    lines.push(
+      "    (no node reports them; a node lists at most 50 images, so absence means not reported)",
+    );
   }
   if (result.warnings.length > 0) {
     lines.push("  warnings:", ...result.warnings.map((warning) => `    ${warning}`));

@@ -74,15 +74,21 @@ function parseDryRunArgs(args: string[]): DryRunOptions {
       },
     });
   } catch (error: unknown) {
-    throw new UsageError(`dry-run: ${error instanceof Error ? error.message : String(error)}\n${DRY_RUN_USAGE}`);
+    throw new UsageError(
+      `dry-run: ${error instanceof Error ? error.message : String(error)}\n${DRY_RUN_USAGE}`,
+    );
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1 || positionals[0] === undefined) {
-    throw new UsageError(`dry-run: expected exactly one input FILE (or - for stdin), got ${positionals.length}\n${DRY_RUN_USAGE}`);
+    throw new UsageError(
+      `dry-run: expected exactly one input FILE (or - for stdin), got ${positionals.length}\n${DRY_RUN_USAGE}`,
+    );
   }
   const output = values.output ?? "summary";
   if (!(OUTPUT_FORMATS as readonly string[]).includes(output)) {
-    throw new UsageError(`dry-run: -o "${output}" is not an output format; expected one of ${OUTPUT_FORMATS.join(", ")}`);
+    throw new UsageError(
+      `dry-run: -o "${output}" is not an output format; expected one of ${OUTPUT_FORMATS.join(", ")}`,
+    );
   }
   return {
     file: positionals[0],
@@ -93,9 +99,13 @@ function parseDryRunArgs(args: string[]): DryRunOptions {
   };
 }
 
-function loadContext(configPath: string | undefined, nodesPath: string | undefined): MutationContext {
+function loadContext(
+  configPath: string | undefined,
+  nodesPath: string | undefined,
+): MutationContext {
   const config = configPath === undefined ? defaultConfig() : loadConfig(configPath);
-  const inventory = nodesPath === undefined ? buildInventory([]).inventory : loadNodeSnapshot(nodesPath);
+  const inventory =
+    nodesPath === undefined ? buildInventory([]).inventory : loadNodeSnapshot(nodesPath);
   return { config, inventory };
 }
 
@@ -104,12 +114,14 @@ async function readInput(file: string, io: CliIo): Promise<string> {
     try {
       return readFileSync(file, "utf8");
     } catch (error: unknown) {
-      throw new UsageError(`dry-run: cannot read input file ${file}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new UsageError(
+        `dry-run: cannot read input file ${file}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
   const chunks: Buffer[] = [];
   for await (const chunk of io.stdin) {
-    chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+    chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
   }
   return Buffer.concat(chunks).toString("utf8");
 }
@@ -129,17 +141,27 @@ function parseDocuments(text: string, file: string): unknown[] {
     }
   }
   if (values.length === 0) {
-    throw new UsageError(`dry-run: ${file} holds no objects; expected a Pod, workload, List or AdmissionReview`);
+    throw new UsageError(
+      `dry-run: ${file} holds no objects; expected a Pod, workload, List or AdmissionReview`,
+    );
   }
   return values;
 }
 
 /** Runs the pipeline on every item: the same functions the server calls. */
-export function processItems(documents: readonly unknown[], namespace: string, context: MutationContext): DryRunEntry[] {
+export function processItems(
+  documents: readonly unknown[],
+  namespace: string,
+  context: MutationContext,
+): DryRunEntry[] {
   return classifyDocuments(documents).map((item) => processItem(item, namespace, context));
 }
 
-function processItem(item: InputItem, fallbackNamespace: string, context: MutationContext): DryRunEntry {
+function processItem(
+  item: InputItem,
+  fallbackNamespace: string,
+  context: MutationContext,
+): DryRunEntry {
   const namespace = stringField(field(item.object, "metadata"), "namespace") ?? fallbackNamespace;
   switch (item.type) {
     case "review": {
@@ -147,15 +169,31 @@ function processItem(item: InputItem, fallbackNamespace: string, context: Mutati
       if (outcome.kind === "invalid") {
         throw new UsageError(`dry-run: AdmissionReview is not valid: ${outcome.message}`);
       }
-      const label = describeObject(field(field(item.object, "request"), "object"), outcome.request.namespace);
-      return { label: `AdmissionReview ${outcome.request.uid}: ${label}`, result: outcome.result, review: outcome.review };
+      const label = describeObject(
+        field(field(item.object, "request"), "object"),
+        outcome.request.namespace,
+      );
+      return {
+        label: `AdmissionReview ${outcome.request.uid}: ${label}`,
+        result: outcome.result,
+        review: outcome.review,
+      };
     }
     case "pod":
-      return { label: describeObject(item.object, namespace), result: mutatePod(item.object, namespace, { kind: "create" }, context) };
+      return {
+        label: describeObject(item.object, namespace),
+        result: mutatePod(item.object, namespace, { kind: "create" }, context),
+      };
     case "workload":
-      return { label: describeObject(item.object, namespace), result: mutateTemplate(item.object, item.templatePath, namespace, context) };
+      return {
+        label: describeObject(item.object, namespace),
+        result: mutateTemplate(item.object, item.templatePath, namespace, context),
+      };
     case "unsupported":
-      return { label: describeObject(item.object, undefined), result: unsupported(item.object, item.reason) };
+      return {
+        label: describeObject(item.object, undefined),
+        result: unsupported(item.object, item.reason),
+      };
   }
 }
 
@@ -169,12 +207,23 @@ function mutateTemplate(
   const template = valueAtPath(workload, templatePath);
   const result = mutatePod(template, namespace, { kind: "create" }, context);
   const patch = patchUnderPath(result.patch, templatePath);
-  const object = patch.length === 0 ? workload : jsonpatch.applyPatch(structuredClone(workload), patch, false, true).newDocument;
+  const object =
+    patch.length === 0
+      ? workload
+      : jsonpatch.applyPatch(structuredClone(workload), patch, false, true).newDocument;
   return { ...result, patch, object };
 }
 
 function unsupported(object: unknown, reason: string): MutationResult {
-  return { patch: [], object, skipReason: reason, containers: [], preferredNodes: [], coldImages: [], warnings: [] };
+  return {
+    patch: [],
+    object,
+    skipReason: reason,
+    containers: [],
+    preferredNodes: [],
+    coldImages: [],
+    warnings: [],
+  };
 }
 
 function render(entries: readonly DryRunEntry[], output: OutputFormat, file: string): string {
@@ -195,7 +244,9 @@ function render(entries: readonly DryRunEntry[], output: OutputFormat, file: str
 function renderReviews(entries: readonly DryRunEntry[], file: string): string {
   const reviews = entries.map((entry) => entry.review);
   if (reviews.length === 0 || reviews.some((review) => review === undefined)) {
-    throw new UsageError(`dry-run: -o review needs AdmissionReview input, but ${file} holds other objects; use -o json or -o patch`);
+    throw new UsageError(
+      `dry-run: -o review needs AdmissionReview input, but ${file} holds other objects; use -o json or -o patch`,
+    );
   }
   return reviews.map((review) => serializeReview(review ?? {})).join("\n");
 }

@@ -14,7 +14,11 @@ const TEMPLATE_PATHS: ReadonlyMap<string, string> = new Map([
 
 export type InputItem =
   | { readonly type: "pod"; readonly object: Record<string, unknown> }
-  | { readonly type: "workload"; readonly object: Record<string, unknown>; readonly templatePath: string }
+  | {
+      readonly type: "workload";
+      readonly object: Record<string, unknown>;
+      readonly templatePath: string;
+    }
   | { readonly type: "review"; readonly object: Record<string, unknown> }
   | { readonly type: "unsupported"; readonly object: unknown; readonly reason: string };
 
@@ -63,7 +67,8 @@ export function valueAtPath(object: unknown, path: string): unknown {
 /** A label for messages: "Kind namespace/name". */
 export function describeObject(object: unknown, namespace: string | undefined): string {
   const metadata = field(object, "metadata");
-  const name = stringField(metadata, "name") ?? `${stringField(metadata, "generateName") ?? ""}<generated>`;
+  const name =
+    stringField(metadata, "name") ?? `${stringField(metadata, "generateName") ?? ""}<generated>`;
   const kind = stringField(object, "kind") ?? "object";
   return `${kind} ${namespace === undefined ? "" : `${namespace}/`}${name}`;
 }

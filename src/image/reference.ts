@@ -156,8 +156,7 @@ function splitDockerDomain(name: string): { domain: string; remainder: string } 
   const slash = name.indexOf("/");
   const first = slash >= 0 ? name.slice(0, slash) : "";
   const isHost =
-    slash >= 0 &&
-    (/[.:]/.test(first) || first === "localhost" || first.toLowerCase() !== first);
+    slash >= 0 && (/[.:]/.test(first) || first === "localhost" || first.toLowerCase() !== first);
 
   let domain = isHost ? first : DEFAULT_DOMAIN;
   let remainder = isHost ? name.slice(slash + 1) : name;

@@ -161,7 +161,12 @@ function indexEntry(
 }
 
 /** Adds a holding once per node and key; a larger reported size wins. */
-function addHolding(index: Map<string, Holding[]>, key: string, node: string, sizeBytes: number): void {
+function addHolding(
+  index: Map<string, Holding[]>,
+  key: string,
+  node: string,
+  sizeBytes: number,
+): void {
   const holdings = index.get(key) ?? [];
   const existing = holdings.findIndex((holding) => holding.node === node);
   if (existing < 0) {
@@ -174,7 +179,9 @@ function addHolding(index: Map<string, Holding[]>, key: string, node: string, si
 
 /** The key under which a tag-addressed image is indexed: "domain/path:tag", latest implied. */
 export function taggedNameKey(reference: ImageReference): string {
-  return reference.tag === undefined ? `${formatName(reference)}:latest` : `${formatName(reference)}:${reference.tag}`;
+  return reference.tag === undefined
+    ? `${formatName(reference)}:latest`
+    : `${formatName(reference)}:${reference.tag}`;
 }
 
 function readTaints(value: unknown): Taint[] {

@@ -35,7 +35,10 @@ export function choosePreferredNodes(
     return { preferences: [], reason: "no feasible node reports any of the pod's images" };
   }
   if (maxNodes === 0) {
-    return { preferences: [], reason: "preferred node terms are disabled (affinity.maxPreferredNodes is 0)" };
+    return {
+      preferences: [],
+      reason: "preferred node terms are disabled (affinity.maxPreferredNodes is 0)",
+    };
   }
   const first = candidates[0];
   // A single warm node keeps its hint: nodes that join before the pod is scheduled are cold.
@@ -45,7 +48,10 @@ export function choosePreferredNodes(
     candidates.every((candidate) => candidate.heldBytes === first.heldBytes) &&
     coversEveryFeasibleNode();
   if (uniform) {
-    return { preferences: [], reason: "every feasible node holds the same share; a hint would not discriminate" };
+    return {
+      preferences: [],
+      reason: "every feasible node holds the same share; a hint would not discriminate",
+    };
   }
 
   const ranked = [...candidates].sort(
@@ -58,7 +64,10 @@ export function choosePreferredNodes(
     totalBytes,
   }));
   const cut = ranked.length > maxNodes ? ` (top ${maxNodes} of ${ranked.length})` : "";
-  return { preferences, reason: `preferring ${preferences.length} warm node(s) by held image bytes${cut}` };
+  return {
+    preferences,
+    reason: `preferring ${preferences.length} warm node(s) by held image bytes${cut}`,
+  };
 }
 
 function weightFor(heldBytes: number, totalBytes: number): number {
@@ -100,7 +109,11 @@ export function singleNodeOfTerm(term: unknown): string | undefined {
   const preference = (term as { preference?: unknown }).preference;
   const fields = (preference as { matchFields?: unknown } | undefined)?.matchFields;
   const expressions = (preference as { matchExpressions?: unknown } | undefined)?.matchExpressions;
-  if (!Array.isArray(fields) || fields.length !== 1 || (Array.isArray(expressions) && expressions.length > 0)) {
+  if (
+    !Array.isArray(fields) ||
+    fields.length !== 1 ||
+    (Array.isArray(expressions) && expressions.length > 0)
+  ) {
     return undefined;
   }
   const requirement = fields[0] as { key?: unknown; operator?: unknown; values?: unknown };

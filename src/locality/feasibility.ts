@@ -15,7 +15,10 @@ export interface PodConstraints {
 /** Reads the constraints from a pod spec of any shape. */
 export function readConstraints(spec: unknown): PodConstraints {
   const required = field(
-    field(field(field(spec, "affinity"), "nodeAffinity"), "requiredDuringSchedulingIgnoredDuringExecution"),
+    field(
+      field(field(spec, "affinity"), "nodeAffinity"),
+      "requiredDuringSchedulingIgnoredDuringExecution",
+    ),
     "nodeSelectorTerms",
   );
   return {
@@ -49,7 +52,10 @@ export function isFeasible(node: NodeSummary, constraints: PodConstraints): bool
 }
 
 // The scheduler treats a cordoned node as carrying this taint (NodeUnschedulable plugin).
-const UNSCHEDULABLE_TAINT: Taint = { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" };
+const UNSCHEDULABLE_TAINT: Taint = {
+  key: "node.kubernetes.io/unschedulable",
+  effect: "NoSchedule",
+};
 
 /** A term matches when all its label expressions and field expressions match; empty matches none. */
 function matchesTerm(node: NodeSummary, term: unknown): boolean {
@@ -67,7 +73,10 @@ function matchesTerm(node: NodeSummary, term: unknown): boolean {
   return labelsMatch && fieldsMatch;
 }
 
-function matchesRequirement(requirement: unknown, lookup: (key: string) => string | undefined): boolean {
+function matchesRequirement(
+  requirement: unknown,
+  lookup: (key: string) => string | undefined,
+): boolean {
   const key = stringField(requirement, "key");
   const operator = stringField(requirement, "operator");
   const values = arrayField(requirement, "values").filter((value) => typeof value === "string");
@@ -87,12 +96,19 @@ function matchesRequirement(requirement: unknown, lookup: (key: string) => strin
     case "Gt":
     case "Lt":
       return compareInteger(actual, values[0], operator);
+    case undefined:
+      return false;
     default:
+      // An operator the API does not define matches nothing, as in the scheduler.
       return false;
   }
 }
 
-function compareInteger(actual: string | undefined, bound: unknown, operator: "Gt" | "Lt"): boolean {
+function compareInteger(
+  actual: string | undefined,
+  bound: unknown,
+  operator: "Gt" | "Lt",
+): boolean {
   if (actual === undefined || typeof bound !== "string") {
     return false;
   }

@@ -1,9 +1,5 @@
 // Mirror rules: which mirror repository an image goes to, decided per registry host.
-import {
-  formatReference,
-  MAX_PATH_LENGTH,
-  type ImageReference,
-} from "../image/reference.ts";
+import { formatReference, MAX_PATH_LENGTH, type ImageReference } from "../image/reference.ts";
 import type { Config } from "../config.ts";
 import { matchesImageGlob } from "./image-glob.ts";
 
@@ -56,12 +52,18 @@ export function decideRewrite(
   const target = splitTarget(prefix);
   const rule = `${ruleHost ?? "default"} -> ${prefix}`;
   if (unavailableMirrors.has(target.host)) {
-    return { rewritten: false, reason: `unchanged: mirror unavailable (${target.host}, rule ${rule})` };
+    return {
+      rewritten: false,
+      reason: `unchanged: mirror unavailable (${target.host}, rule ${rule})`,
+    };
   }
 
   const hostPath = ruleHost === undefined ? hostAsPathComponent(reference.domain) : "";
   if (hostPath === undefined) {
-    return { rewritten: false, reason: `unchanged: host ${reference.domain} cannot be a mirror path component (rule ${rule})` };
+    return {
+      rewritten: false,
+      reason: `unchanged: host ${reference.domain} cannot be a mirror path component (rule ${rule})`,
+    };
   }
   const path = `${target.pathPrefix}/${hostPath}${reference.path}`;
   if (path.length > MAX_PATH_LENGTH) {
@@ -88,7 +90,10 @@ function hostAsPathComponent(host: string): string | undefined {
  * Maps a mirrored image back to its source by the per-registry rules, so a node that holds the
  * upstream name still counts as warm. Images under the default prefix are not mapped back.
  */
-function upstreamOf(reference: ImageReference, mirror: Config["mirror"]): ImageReference | undefined {
+function upstreamOf(
+  reference: ImageReference,
+  mirror: Config["mirror"],
+): ImageReference | undefined {
   for (const [host, prefix] of mirror.registries) {
     const target = splitTarget(prefix);
     const start = `${target.pathPrefix}/`;

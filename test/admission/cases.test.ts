@@ -12,7 +12,11 @@ import { loadNodeSnapshot } from "../../src/inventory/snapshot.ts";
 import { applyPatches, type PatchResult } from "../support/apiserver-jsonpatch.ts";
 import { fixturePath, loadCases, type AdmissionCase } from "../support/cases.ts";
 import { validateObject } from "../support/schema.ts";
-import { checkAdmissionCase, decodePatch, type Operation } from "../support/admission-expectations.ts";
+import {
+  checkAdmissionCase,
+  decodePatch,
+  type Operation,
+} from "../support/admission-expectations.ts";
 
 const context: MutationContext = {
   config: loadConfig(fixturePath("cases/r1-config.yaml")),
@@ -31,7 +35,10 @@ describe("admission cases through the pipeline", () => {
     }
     const patched = cases.filter((testCase) => patchOf(outcomes.get(testCase.id)).length > 0);
     const results = applyPatches(
-      patched.map((testCase) => ({ doc: objectOf(testCase), patch: patchOf(outcomes.get(testCase.id)) })),
+      patched.map((testCase) => ({
+        doc: objectOf(testCase),
+        patch: patchOf(outcomes.get(testCase.id)),
+      })),
     );
     patched.forEach((testCase, index) => applied.set(testCase.id, results[index] as PatchResult));
   });
@@ -40,7 +47,13 @@ describe("admission cases through the pipeline", () => {
     it(`${testCase.id} matches its expectations`, () => {
       const outcome = outcomes.get(testCase.id);
       assert.ok(outcome?.kind === "reviewed", `${testCase.id} was not reviewed`);
-      checkAdmissionCase(testCase, outcome.review, outcome.result.coldImages, objectOf(testCase), applied.get(testCase.id));
+      checkAdmissionCase(
+        testCase,
+        outcome.review,
+        outcome.result.coldImages,
+        objectOf(testCase),
+        applied.get(testCase.id),
+      );
     });
 
     it(`${testCase.id} patch applies and validates`, () => {
@@ -52,7 +65,10 @@ describe("admission cases through the pipeline", () => {
       }
       assert.ok(result?.ok, `API server patch library rejected the patch: ${result?.error ?? ""}`);
       assert.deepEqual(validateObject(result.doc), []);
-      assert.deepEqual(result.doc, outcome?.kind === "reviewed" ? outcome.result.object : undefined);
+      assert.deepEqual(
+        result.doc,
+        outcome?.kind === "reviewed" ? outcome.result.object : undefined,
+      );
     });
   }
 
@@ -60,9 +76,16 @@ describe("admission cases through the pipeline", () => {
     const outcome = reviewAdmission(caseInput("adm-022"), context);
     assert.ok(outcome.kind === "reviewed");
     const object = outcome.result.object as { metadata: { annotations: Record<string, string> } };
-    const recorded: unknown = JSON.parse(object.metadata.annotations[ORIGINAL_IMAGES_ANNOTATION] ?? "null");
-    const containers = outcome.result.containers.filter((container) => container.result === "rewritten");
-    assert.deepEqual(recorded, Object.fromEntries(containers.map((container) => [container.name, container.image])));
+    const recorded: unknown = JSON.parse(
+      object.metadata.annotations[ORIGINAL_IMAGES_ANNOTATION] ?? "null",
+    );
+    const containers = outcome.result.containers.filter(
+      (container) => container.result === "rewritten",
+    );
+    assert.deepEqual(
+      recorded,
+      Object.fromEntries(containers.map((container) => [container.name, container.image])),
+    );
   });
 });
 

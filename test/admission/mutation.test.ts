@@ -4,7 +4,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import type { MutationContext } from "../../src/admission/contract.ts";
-import { ORIGINAL_IMAGES_ANNOTATION, SKIP_LABEL, mutatePod } from "../../src/admission/pod-mutation.ts";
+import {
+  ORIGINAL_IMAGES_ANNOTATION,
+  SKIP_LABEL,
+  mutatePod,
+} from "../../src/admission/pod-mutation.ts";
 import { applyPatch, applyPatches } from "../support/apiserver-jsonpatch.ts";
 import { addedPreferredTerms, type Operation } from "../support/admission-expectations.ts";
 import { contextWith, nodeWith, podWith } from "../support/pods.ts";
@@ -13,7 +17,11 @@ import { validateObject } from "../support/schema.ts";
 const create = { kind: "create" } as const;
 const NGINX: [string[], number] = [["docker.io/library/nginx:1.25"], 70_000_000];
 
-function mutateAndApply(pod: Record<string, unknown>, context: MutationContext, namespace = "team-a") {
+function mutateAndApply(
+  pod: Record<string, unknown>,
+  context: MutationContext,
+  namespace = "team-a",
+) {
   const result = mutatePod(pod, namespace, create, context);
   const applied = applyPatch(pod, result.patch);
   assert.ok(applied.ok, applied.ok ? "" : applied.error);
@@ -21,7 +29,9 @@ function mutateAndApply(pod: Record<string, unknown>, context: MutationContext, 
 }
 
 function preferredNodes(patch: readonly unknown[]): string[] {
-  return addedPreferredTerms(patch as Operation[]).map((term) => term.preference.matchFields?.[0]?.values[0] ?? "");
+  return addedPreferredTerms(patch as Operation[]).map(
+    (term) => term.preference.matchFields?.[0]?.values[0] ?? "",
+  );
 }
 
 describe("pod mutation", () => {
@@ -35,16 +45,27 @@ describe("pod mutation", () => {
   });
 
   it("rewrites a 120-container pod", () => {
-    const containers = Array.from({ length: 120 }, (_, index) => ({ name: `c${index}`, image: `team/app-${index}:1` }));
+    const containers = Array.from({ length: 120 }, (_, index) => ({
+      name: `c${index}`,
+      image: `team/app-${index}:1`,
+    }));
     const { result, patched } = mutateAndApply(podWith(containers), contextWith(nodes));
-    assert.equal(result.containers.filter((container) => container.result === "rewritten").length, 120);
+    assert.equal(
+      result.containers.filter((container) => container.result === "rewritten").length,
+      120,
+    );
     assert.deepEqual(validateObject(patched), []);
   });
 
   it("creates metadata when absent", () => {
-    const pod = { apiVersion: "v1", kind: "Pod", spec: { containers: [{ name: "web", image: "nginx:1.25" }] } };
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      spec: { containers: [{ name: "web", image: "nginx:1.25" }] },
+    };
     const { patched } = mutateAndApply(pod, contextWith(nodes));
-    const annotations = (patched["metadata"] as { annotations: Record<string, string> }).annotations;
+    const annotations = (patched["metadata"] as { annotations: Record<string, string> })
+      .annotations;
     assert.equal(annotations[ORIGINAL_IMAGES_ANNOTATION], JSON.stringify({ web: "nginx:1.25" }));
   });
 
@@ -57,8 +78,13 @@ describe("pod mutation", () => {
       [ORIGINAL_IMAGES_ANNOTATION]: JSON.stringify({ web: "nginx:1.25" }),
     };
     const { result, patched } = mutateAndApply(pod, contextWith(nodes));
-    assert.ok(result.patch.some((operation) => operation.op === "replace" && operation.path.endsWith("original-images")));
-    const annotations = (patched["metadata"] as { annotations: Record<string, string> }).annotations;
+    assert.ok(
+      result.patch.some(
+        (operation) => operation.op === "replace" && operation.path.endsWith("original-images"),
+      ),
+    );
+    const annotations = (patched["metadata"] as { annotations: Record<string, string> })
+      .annotations;
     assert.deepEqual(JSON.parse(annotations[ORIGINAL_IMAGES_ANNOTATION] ?? "{}"), {
       web: "nginx:1.25",
       sidecar: "busybox:1.36",
@@ -88,13 +114,26 @@ describe("pod mutation", () => {
 
   it("skips the webhook namespace", () => {
     const context = contextWith(nodes, { webhook: { namespace: "image-cache" } });
-    const result = mutatePod(podWith([{ name: "web", image: "nginx:1.25" }]), "image-cache", create, context);
+    const result = mutatePod(
+      podWith([{ name: "web", image: "nginx:1.25" }]),
+      "image-cache",
+      create,
+      context,
+    );
     assert.match(result.skipReason ?? "", /own namespace/);
   });
 
   it("leaves images for a down mirror", () => {
-    const context = { ...contextWith(nodes), unavailableMirrors: new Set(["registry.example.com"]) };
-    const result = mutatePod(podWith([{ name: "web", image: "nginx:1.25" }]), "team-a", create, context);
+    const context = {
+      ...contextWith(nodes),
+      unavailableMirrors: new Set(["registry.example.com"]),
+    };
+    const result = mutatePod(
+      podWith([{ name: "web", image: "nginx:1.25" }]),
+      "team-a",
+      create,
+      context,
+    );
     assert.equal(result.containers[0]?.result, "unchanged");
     assert.match(result.containers[0]?.reason ?? "", /mirror unavailable/);
     assert.ok(result.patch.every((operation) => !operation.path.endsWith("/image")));
@@ -102,7 +141,12 @@ describe("pod mutation", () => {
 
   it("excludes images by glob", () => {
     const context = contextWith(nodes, { exclude: { images: ["docker.io/library/*"] } });
-    const result = mutatePod(podWith([{ name: "web", image: "nginx:1.25" }]), "team-a", create, context);
+    const result = mutatePod(
+      podWith([{ name: "web", image: "nginx:1.25" }]),
+      "team-a",
+      create,
+      context,
+    );
     assert.match(result.containers[0]?.reason ?? "", /excluded by image pattern/);
   });
 
@@ -110,8 +154,16 @@ describe("pod mutation", () => {
     const context = contextWith(nodes, {
       mirror: { registries: {}, default: "registry.example.com/cache" },
     });
-    const result = mutatePod(podWith([{ name: "web", image: "registry.example.org:5000/team/app:1" }]), "team-a", create, context);
-    assert.equal(result.containers[0]?.rewrittenImage, "registry.example.com/cache/registry.example.org-5000/team/app:1");
+    const result = mutatePod(
+      podWith([{ name: "web", image: "registry.example.org:5000/team/app:1" }]),
+      "team-a",
+      create,
+      context,
+    );
+    assert.equal(
+      result.containers[0]?.rewrittenImage,
+      "registry.example.com/cache/registry.example.org-5000/team/app:1",
+    );
   });
 
   it("adds no hints for a pod naming a node", () => {
@@ -132,7 +184,12 @@ describe("hint feasibility", () => {
       nodeWith("node-b", [NGINX]),
       nodeWith("node-c", []),
     ]);
-    const result = mutatePod(podWith([{ name: "web", image: "nginx:1.25" }]), "team-a", create, context);
+    const result = mutatePod(
+      podWith([{ name: "web", image: "nginx:1.25" }]),
+      "team-a",
+      create,
+      context,
+    );
     assert.deepEqual(preferredNodes(result.patch), ["node-b"]);
   });
 
@@ -141,13 +198,23 @@ describe("hint feasibility", () => {
       nodeWith("node-a", [NGINX], { spec: { taints: [{ key: "gpu", effect: "NoSchedule" }] } }),
       nodeWith("node-c", []),
     ]);
-    const pod = podWith([{ name: "web", image: "nginx:1.25" }], { tolerations: [{ key: "gpu", operator: "Exists" }] });
+    const pod = podWith([{ name: "web", image: "nginx:1.25" }], {
+      tolerations: [{ key: "gpu", operator: "Exists" }],
+    });
     assert.deepEqual(preferredNodes(mutatePod(pod, "team-a", create, context).patch), ["node-a"]);
   });
 
   it("skips cordoned nodes", () => {
-    const context = contextWith([nodeWith("node-a", [NGINX], { spec: { unschedulable: true } }), nodeWith("node-c", [])]);
-    const result = mutatePod(podWith([{ name: "web", image: "nginx:1.25" }]), "team-a", create, context);
+    const context = contextWith([
+      nodeWith("node-a", [NGINX], { spec: { unschedulable: true } }),
+      nodeWith("node-c", []),
+    ]);
+    const result = mutatePod(
+      podWith([{ name: "web", image: "nginx:1.25" }]),
+      "team-a",
+      create,
+      context,
+    );
     assert.deepEqual(result.preferredNodes, []);
   });
 
@@ -160,38 +227,60 @@ describe("hint feasibility", () => {
     const affinity = {
       nodeAffinity: {
         requiredDuringSchedulingIgnoredDuringExecution: {
-          nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["b"] }] }],
+          nodeSelectorTerms: [
+            { matchExpressions: [{ key: "zone", operator: "In", values: ["b"] }] },
+          ],
         },
       },
     };
-    const result = mutatePod(podWith([{ name: "web", image: "nginx:1.25" }], { affinity }), "team-a", create, context);
+    const result = mutatePod(
+      podWith([{ name: "web", image: "nginx:1.25" }], { affinity }),
+      "team-a",
+      create,
+      context,
+    );
     assert.deepEqual(preferredNodes(result.patch), ["node-b"]);
   });
 
   it("gives no hint when all nodes are equal", () => {
     const context = contextWith([nodeWith("node-a", [NGINX]), nodeWith("node-b", [NGINX])]);
-    const result = mutatePod(podWith([{ name: "web", image: "nginx:1.25" }]), "team-a", create, context);
+    const result = mutatePod(
+      podWith([{ name: "web", image: "nginx:1.25" }]),
+      "team-a",
+      create,
+      context,
+    );
     assert.deepEqual(result.preferredNodes, []);
     assert.match(result.localityReason ?? "", /not discriminate/);
   });
 
   it("cuts to the configured maximum", () => {
     const warm = Array.from({ length: 5 }, (_, index) => nodeWith(`node-${index}`, [NGINX]));
-    const context = contextWith([...warm, nodeWith("node-cold", [])], { affinity: { maxPreferredNodes: 3 } });
-    const result = mutatePod(podWith([{ name: "web", image: "nginx:1.25" }]), "team-a", create, context);
+    const context = contextWith([...warm, nodeWith("node-cold", [])], {
+      affinity: { maxPreferredNodes: 3 },
+    });
+    const result = mutatePod(
+      podWith([{ name: "web", image: "nginx:1.25" }]),
+      "team-a",
+      create,
+      context,
+    );
     assert.equal(result.preferredNodes.length, 3);
   });
 
   it("appends to existing preferred terms", () => {
-    const own = { weight: 5, preference: { matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] } };
+    const own = {
+      weight: 5,
+      preference: { matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] },
+    };
     const affinity = { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [own] } };
     const pod = podWith([{ name: "web", image: "nginx:1.25" }], { affinity });
     const context = contextWith([nodeWith("node-a", [NGINX]), nodeWith("node-c", [])]);
     const result = mutatePod(pod, "team-a", create, context);
     const [applied] = applyPatches([{ doc: pod, patch: result.patch }]);
     assert.ok(applied?.ok);
-    const terms = (applied.doc as { spec: { affinity: typeof affinity } }).spec.affinity.nodeAffinity
-      .preferredDuringSchedulingIgnoredDuringExecution;
+    const terms = (applied.doc as { spec: { affinity: typeof affinity } }).spec.affinity
+      .nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution;
     assert.equal(terms.length, 2);
     assert.deepEqual(terms[0], own);
   });

@@ -13,10 +13,19 @@ describe("review decoding", () => {
     ["an array", []],
     ["null", null],
     ["a Pod", podWith([])],
-    ["an unknown version", { apiVersion: "admission.k8s.io/v2", kind: "AdmissionReview", request: { uid: "x" } }],
+    [
+      "an unknown version",
+      { apiVersion: "admission.k8s.io/v2", kind: "AdmissionReview", request: { uid: "x" } },
+    ],
     ["a review without request", { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" }],
-    ["a request without uid", { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: {} }],
-    ["an empty uid", { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "" } }],
+    [
+      "a request without uid",
+      { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: {} },
+    ],
+    [
+      "an empty uid",
+      { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "" } },
+    ],
   ];
   for (const [label, body] of invalidBodies) {
     it(`rejects ${label}`, () => {
@@ -30,13 +39,22 @@ describe("review decoding", () => {
     const review = createReview(undefined);
     const outcome = reviewAdmission(review, context);
     assert.ok(outcome.kind === "reviewed");
-    assert.deepEqual(outcome.review["response"], { uid: "00000000-0000-4000-8000-000000000001", allowed: true });
+    assert.deepEqual(outcome.review["response"], {
+      uid: "00000000-0000-4000-8000-000000000001",
+      allowed: true,
+    });
   });
 
   it("answers a pod without metadata", () => {
-    const outcome = reviewAdmission(createReview({ spec: { containers: [{ name: "web", image: "nginx" }] } }), context);
+    const outcome = reviewAdmission(
+      createReview({ spec: { containers: [{ name: "web", image: "nginx" }] } }),
+      context,
+    );
     assert.ok(outcome.kind === "reviewed");
-    assert.equal((outcome.review["response"] as { uid: string }).uid, "00000000-0000-4000-8000-000000000001");
+    assert.equal(
+      (outcome.review["response"] as { uid: string }).uid,
+      "00000000-0000-4000-8000-000000000001",
+    );
     assert.equal(outcome.result.containers[0]?.result, "rewritten");
   });
 
@@ -59,7 +77,10 @@ describe("review decoding", () => {
   });
 
   it("warns about invalid images", () => {
-    const outcome = reviewAdmission(createReview(podWith([{ name: "web", image: "Nginx:1" }])), context);
+    const outcome = reviewAdmission(
+      createReview(podWith([{ name: "web", image: "Nginx:1" }])),
+      context,
+    );
     assert.ok(outcome.kind === "reviewed");
     const warnings = (outcome.review["response"] as { warnings?: string[] }).warnings ?? [];
     assert.equal(warnings.length, 1);
@@ -74,7 +95,11 @@ describe("allow unchanged", () => {
     assert.deepEqual(allowUnchanged(review, "timed out"), {
       apiVersion: "admission.k8s.io/v1beta1",
       kind: "AdmissionReview",
-      response: { uid: "00000000-0000-4000-8000-000000000001", allowed: true, warnings: ["timed out"] },
+      response: {
+        uid: "00000000-0000-4000-8000-000000000001",
+        allowed: true,
+        warnings: ["timed out"],
+      },
     });
   });
 

@@ -35,7 +35,13 @@ async function dryRun(args: string[], stdin = ""): Promise<RunResult> {
 interface JsonEntry {
   patch: unknown[];
   object: unknown;
-  containers: { name: string; image: string; result: string; rewrittenImage: string | null; reason: string }[];
+  containers: {
+    name: string;
+    image: string;
+    result: string;
+    rewrittenImage: string | null;
+    reason: string;
+  }[];
   preferredNodes: { node: string; weight: number; heldBytes: number; totalBytes: number }[];
   coldImages: string[];
   warnings: string[];
@@ -51,8 +57,17 @@ describe("dry-run admission cases", () => {
       assert.equal(json.code, 0, json.stderr);
       const [entry] = JSON.parse(json.stdout) as JsonEntry[];
       const original = (testCase.input["request"] as { object?: unknown }).object;
-      const [applied] = entry !== undefined && entry.patch.length > 0 ? applyPatches([{ doc: original, patch: entry.patch }]) : [];
-      checkAdmissionCase(testCase, JSON.parse(review.stdout) as Record<string, unknown>, entry?.coldImages, original, applied);
+      const [applied] =
+        entry !== undefined && entry.patch.length > 0
+          ? applyPatches([{ doc: original, patch: entry.patch }])
+          : [];
+      checkAdmissionCase(
+        testCase,
+        JSON.parse(review.stdout) as Record<string, unknown>,
+        entry?.coldImages,
+        original,
+        applied,
+      );
     });
   }
 });
@@ -63,8 +78,14 @@ describe("dry-run workloads", () => {
     assert.equal(result.code, 0, result.stderr);
     const entries = JSON.parse(result.stdout) as JsonEntry[];
     assert.equal(entries.length, 3);
-    assert.equal(entries[0]?.containers[0]?.rewrittenImage, "registry.example.com/dockerhub/library/nginx:1.25");
-    assert.equal(entries[1]?.containers[0]?.rewrittenImage, "registry.example.com/quay/team-a/report:2");
+    assert.equal(
+      entries[0]?.containers[0]?.rewrittenImage,
+      "registry.example.com/dockerhub/library/nginx:1.25",
+    );
+    assert.equal(
+      entries[1]?.containers[0]?.rewrittenImage,
+      "registry.example.com/quay/team-a/report:2",
+    );
     assert.match((entries[2] as { skipReason?: string }).skipReason ?? "", /ConfigMap/);
   });
 
@@ -73,7 +94,9 @@ describe("dry-run workloads", () => {
     const entries = (JSON.parse(result.stdout) as JsonEntry[]).slice(0, 2);
     const originals = (await dryRun(["-o", "pod", WORKLOADS])).stdout;
     const items = (JSON.parse(originals) as { items: unknown[] }).items;
-    const applied = applyPatches(entries.map((entry, index) => ({ doc: items[index], patch: entry.patch })));
+    const applied = applyPatches(
+      entries.map((entry, index) => ({ doc: items[index], patch: entry.patch })),
+    );
     for (const [index, outcome] of applied.entries()) {
       assert.ok(outcome.ok, outcome.error);
       assert.deepEqual(outcome.doc, entries[index]?.object);
@@ -85,11 +108,26 @@ describe("dry-run workloads", () => {
     const result = await dryRun(["--config", R1, "-o", "json", WORKLOADS]);
     const entries = JSON.parse(result.stdout) as { patch: { path: string }[] }[];
     assert.ok(entries[0]?.patch.every((operation) => operation.path.startsWith("/spec/template/")));
-    assert.ok(entries[1]?.patch.every((operation) => operation.path.startsWith("/spec/jobTemplate/spec/template/")));
+    assert.ok(
+      entries[1]?.patch.every((operation) =>
+        operation.path.startsWith("/spec/jobTemplate/spec/template/"),
+      ),
+    );
   });
 
   it("expands a List", async () => {
-    const list = { apiVersion: "v1", kind: "List", items: [{ apiVersion: "v1", kind: "Pod", metadata: { name: "a" }, spec: { containers: [{ name: "a", image: "nginx" }] } }] };
+    const list = {
+      apiVersion: "v1",
+      kind: "List",
+      items: [
+        {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "a" },
+          spec: { containers: [{ name: "a", image: "nginx" }] },
+        },
+      ],
+    };
     const result = await dryRun(["--config", R1, "-o", "patch", "-"], JSON.stringify(list));
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /registry\.example\.com\/dockerhub\/library\/nginx/);
@@ -98,7 +136,10 @@ describe("dry-run workloads", () => {
   it("summary names reasons and nodes", async () => {
     const result = await dryRun(["--config", R1, "--nodes", C1, WORKLOADS]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /rewritten by rule docker\.io -> registry\.example\.com\/dockerhub/);
+    assert.match(
+      result.stdout,
+      /rewritten by rule docker\.io -> registry\.example\.com\/dockerhub/,
+    );
     assert.match(result.stdout, /node-a {2}weight \d+/);
     assert.match(result.stdout, /cold images:\n {4}registry\.example\.com\/quay\/team-a\/report:2/);
   });
@@ -132,9 +173,13 @@ describe("dry-run exit codes", () => {
   });
 
   it("runs through the installed binary", () => {
-    const child = spawnSync(process.execPath, ["src/cli/bin.mjs", "dry-run", "--config", R1, "-o", "patch", WORKLOADS], {
-      encoding: "utf8",
-    });
+    const child = spawnSync(
+      process.execPath,
+      ["src/cli/bin.mjs", "dry-run", "--config", R1, "-o", "patch", WORKLOADS],
+      {
+        encoding: "utf8",
+      },
+    );
     assert.equal(child.status, 0, child.stderr);
     assert.match(child.stdout, /\/spec\/template\/spec\/containers\/0\/image/);
   });

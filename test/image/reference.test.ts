@@ -28,7 +28,10 @@ interface ValidExpectation {
 
 describe("image reference cases", () => {
   for (const testCase of loadCases("image-ref")) {
-    const expected = testCase.expected as { valid: boolean; error?: string } & Partial<ValidExpectation>;
+    const expected = testCase.expected as {
+      valid: boolean;
+      error?: string;
+    } & Partial<ValidExpectation>;
 
     it(`${testCase.id} parses ${JSON.stringify(testCase.input.slice(0, 60))}`, () => {
       const parsed = parseImageReference(testCase.input);

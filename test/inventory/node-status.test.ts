@@ -79,7 +79,9 @@ describe("inventory building", () => {
     const { inventory } = buildInventory([node]);
     const parsed = parseImageReference(`quay.io/team/app@${digest}`);
     assert.ok(parsed.ok);
-    assert.deepEqual(findHolders(inventory, { original: parsed.reference }), [{ node: "node-a", sizeBytes: 10 }]);
+    assert.deepEqual(findHolders(inventory, { original: parsed.reference }), [
+      { node: "node-a", sizeBytes: 10 },
+    ]);
   });
 
   it("reads taints, cordon and platform", () => {

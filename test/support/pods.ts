@@ -10,7 +10,10 @@ export interface ContainerSpec {
 }
 
 /** A minimal valid pod with the given containers. */
-export function podWith(containers: ContainerSpec[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function podWith(
+  containers: ContainerSpec[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -20,7 +23,11 @@ export function podWith(containers: ContainerSpec[], extra: Record<string, unkno
 }
 
 /** A CREATE AdmissionReview for a pod in a namespace. */
-export function createReview(pod: unknown, namespace = "team-a", uid = "00000000-0000-4000-8000-000000000001"): Record<string, unknown> {
+export function createReview(
+  pod: unknown,
+  namespace = "team-a",
+  uid = "00000000-0000-4000-8000-000000000001",
+): Record<string, unknown> {
   return {
     apiVersion: "admission.k8s.io/v1",
     kind: "AdmissionReview",
@@ -45,14 +52,20 @@ export function nodeWith(
   return {
     apiVersion: "v1",
     kind: "Node",
-    metadata: { name, labels: { "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", ...extra.labels } },
+    metadata: {
+      name,
+      labels: { "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", ...extra.labels },
+    },
     spec: extra.spec ?? {},
     status: { images: images.map(([names, sizeBytes]) => ({ names, sizeBytes })) },
   };
 }
 
 /** A context with a docker.io rule, the given raw configuration merged in, and these nodes. */
-export function contextWith(nodes: unknown[], rawConfig: Record<string, unknown> = {}): MutationContext {
+export function contextWith(
+  nodes: unknown[],
+  rawConfig: Record<string, unknown> = {},
+): MutationContext {
   const config = validateConfig(
     { mirror: { registries: { "docker.io": "registry.example.com/dockerhub" } }, ...rawConfig },
     "test configuration",
