@@ -1,0 +1,77 @@
+// Structured logging: the process-wide root logger and a factory that tests point at a stream.
+// Every line is one JSON object. Errors go under `err`, and secrets are replaced before writing.
+import { pino } from "pino";
+import type { DestinationStream, Logger } from "pino";
+
+import { InvalidConfigError, readLogLevel } from "./config.ts";
+
+export type { Logger } from "pino";
+
+/** Level names pino accepts; "silent" turns logging off. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+// Keys whose values are credentials: HTTP authorization headers, bearer tokens, passwords, the
+// `auths` map of a Docker config file, and the data keys of a kubernetes.io/dockerconfigjson or
+// kubernetes.io/dockercfg pull secret. A redaction wildcard matches exactly one level, so each
+// key is redacted at the top level and one or two levels below it, but not deeper.
+const SECRET_KEYS = [
+  "authorization",
+  "Authorization",
+  "proxy-authorization",
+  "token",
+  "bearerToken",
+  "password",
+  "auths",
+  "credentials",
+  '".dockerconfigjson"',
+  '".dockercfg"',
+];
+
+const REDACT_PATHS = SECRET_KEYS.flatMap((key) => {
+  const segment = key.startsWith('"') ? `[${key}]` : `.${key}`;
+  return [segment.replace(/^\./, ""), `*${segment}`, `*.*${segment}`];
+});
+
+/** Options for createLogger; every field has a default. */
+export interface LoggerOptions {
+  /** Minimum level written; defaults to the LOG_LEVEL environment setting, else "info". */
+  readonly level?: string;
+  /** Destination stream for the JSON lines; defaults to standard output. */
+  readonly destination?: DestinationStream;
+}
+
+/**
+ * Creates a logger with the project's redaction and field conventions.
+ * Throws InvalidConfigError when the level is not one of LOG_LEVELS.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? readLogLevel();
+  if (!isLogLevel(level)) {
+    throw new InvalidConfigError("environment", [
+      `LOG_LEVEL: "${level}" is not a log level; expected one of ${LOG_LEVELS.join(", ")}`,
+    ]);
+  }
+
+  const settings = {
+    name: "kube-image-cache",
+    level,
+    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
+}
+
+let root: Logger | undefined;
+
+/**
+ * Returns the process-wide logger, writing to standard output at the LOG_LEVEL level.
+ * Created on first use so an invalid LOG_LEVEL surfaces where the CLI can report it.
+ */
+export function rootLogger(): Logger {
+  root ??= createLogger();
+  return root;
+}
+
+function isLogLevel(level: string): level is (typeof LOG_LEVELS)[number] {
+  return (LOG_LEVELS as readonly string[]).includes(level);
+}
