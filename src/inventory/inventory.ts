@@ -1,7 +1,7 @@
 // The node inventory: what each node reports in status.images, indexed by digest and by
 // normalised name so that one lookup costs the same however many nodes the cluster has.
-import { formatName, parseImageReference, type ImageReference } from "../image/reference.ts";
-import { field, stringField, stringRecord } from "../object-fields.ts";
+import { formatName, type ImageReference } from "../image/reference.ts";
+import { readImageEntries, summariseNode } from "./node-summary.ts";
 
 /** A node taint, as in the Node API object. */
 export interface Taint {
@@ -25,6 +25,14 @@ export interface NodeSummary {
   readonly imagesReported: boolean;
   /** Entries in status.images, invalid names included: the kubelet caps this at 50 by default. */
   readonly imageCount: number;
+  /** status.allocatable CPU in millicores and memory in bytes; 0 when not reported. */
+  readonly allocatable: Resources;
+}
+
+/** CPU in millicores and memory in bytes. */
+export interface Resources {
+  readonly cpuMillis: number;
+  readonly memoryBytes: number;
 }
 
 /** One node holding one image, with the size the node reports for it. */
@@ -33,13 +41,24 @@ export interface Holding {
   readonly sizeBytes: number;
 }
 
+/** One entry of a node's status.images: its valid names and reported size. */
+export interface NodeImage {
+  readonly references: readonly ImageReference[];
+  readonly sizeBytes: number;
+}
+
+/** Read access to the node inventory, as the admission path uses it. */
 export interface Inventory {
+  /** Changes whenever the content changes, so derived data can be cached per version. */
+  readonly version: number;
   readonly nodes: readonly NodeSummary[];
   readonly nodesByName: ReadonlyMap<string, NodeSummary>;
-  /** Digest ("sha256:…") -> nodes that list a name carrying it. */
-  readonly byDigest: ReadonlyMap<string, readonly Holding[]>;
-  /** Normalised "domain/path:tag" -> nodes that list that tagged name. */
-  readonly byTaggedName: ReadonlyMap<string, readonly Holding[]>;
+  /** Nodes listing a name that carries this digest ("sha256:…"), under any repository. */
+  holdersOfDigest(digest: string): readonly Holding[];
+  /** Nodes listing this tagged name, normalised "domain/path:tag". */
+  holdersOfTaggedName(key: string): readonly Holding[];
+  /** The node's status.images entries with valid names; empty when unknown. */
+  imagesOf(node: string): readonly NodeImage[];
 }
 
 /** A problem found while reading nodes; the node or entry is skipped, never guessed at. */
@@ -51,130 +70,161 @@ export interface InventoryProblem {
 /** The kubelet's default for nodeStatusMaxImages: status.images lists at most this many. */
 export const KUBELET_MAX_REPORTED_IMAGES = 50;
 
-/** Builds the inventory from Node objects; unreadable nodes and names are skipped and listed. */
-export function buildInventory(nodes: readonly unknown[]): {
-  inventory: Inventory;
-  problems: InventoryProblem[];
-} {
-  const problems: InventoryProblem[] = [];
-  const summaries: NodeSummary[] = [];
-  const byDigest = new Map<string, Holding[]>();
-  const byTaggedName = new Map<string, Holding[]>();
-  const nodesByName = new Map<string, NodeSummary>();
+let nextVersion = 1;
 
-  nodes.forEach((node, index) => {
-    const summary = summariseNode(node, index, problems);
+/**
+ * The inventory as a mutable index. Nodes are added, replaced and removed one at a time, so a
+ * watch event costs the work of one node, not a rebuild. Readers on the admission path see a
+ * consistent state because updates run between requests on the same thread.
+ */
+export class NodeIndex implements Inventory {
+  private currentVersion = nextVersion++;
+  private readonly summaries = new Map<string, NodeSummary>();
+  private readonly images = new Map<string, readonly NodeImage[]>();
+  private readonly digests = new Map<string, Map<string, number>>();
+  private readonly taggedNames = new Map<string, Map<string, number>>();
+  private nodeList: NodeSummary[] | undefined;
+
+  get version(): number {
+    return this.currentVersion;
+  }
+
+  get nodes(): readonly NodeSummary[] {
+    this.nodeList ??= [...this.summaries.values()];
+    return this.nodeList;
+  }
+
+  get nodesByName(): ReadonlyMap<string, NodeSummary> {
+    return this.summaries;
+  }
+
+  holdersOfDigest(digest: string): readonly Holding[] {
+    return holdingsOf(this.digests.get(digest));
+  }
+
+  holdersOfTaggedName(key: string): readonly Holding[] {
+    return holdingsOf(this.taggedNames.get(key));
+  }
+
+  imagesOf(node: string): readonly NodeImage[] {
+    return this.images.get(node) ?? [];
+  }
+
+  /** Adds or replaces a node from its API object; returns the problems found in it. */
+  upsert(node: unknown): InventoryProblem[] {
+    const problems: InventoryProblem[] = [];
+    const summary = summariseNode(node, problems);
     if (summary === undefined) {
-      return;
+      return problems;
     }
-    if (nodesByName.has(summary.name)) {
-      problems.push({ node: summary.name, message: "duplicate node name; later entry ignored" });
-      return;
+    this.remove(summary.name);
+    const entries = readImageEntries(node, summary.name, problems);
+    this.summaries.set(summary.name, summary);
+    this.images.set(summary.name, entries);
+    for (const entry of entries) {
+      this.indexEntry(summary.name, entry, 1);
     }
-    nodesByName.set(summary.name, summary);
-    summaries.push(summary);
-    for (const entry of readImageEntries(node, summary.name, problems)) {
-      indexEntry(summary.name, entry, byDigest, byTaggedName);
-    }
-  });
-
-  return { inventory: { nodes: summaries, nodesByName, byDigest, byTaggedName }, problems };
-}
-
-interface ImageEntry {
-  readonly references: readonly ImageReference[];
-  readonly sizeBytes: number;
-}
-
-function summariseNode(
-  node: unknown,
-  index: number,
-  problems: InventoryProblem[],
-): NodeSummary | undefined {
-  const metadata = field(node, "metadata");
-  const name = field(metadata, "name");
-  if (typeof name !== "string" || name === "") {
-    problems.push({ node: `#${index}`, message: "node has no metadata.name; skipped" });
-    return undefined;
+    this.changed();
+    return problems;
   }
-  const spec = field(node, "spec");
-  const status = field(node, "status");
-  const nodeInfo = field(status, "nodeInfo");
-  const images = field(status, "images");
-  const operatingSystem = stringField(nodeInfo, "operatingSystem");
-  const architecture = stringField(nodeInfo, "architecture");
 
-  return {
-    name,
-    labels: stringRecord(field(metadata, "labels")),
-    taints: readTaints(field(spec, "taints")),
-    unschedulable: field(spec, "unschedulable") === true,
-    ...(operatingSystem === undefined ? {} : { operatingSystem }),
-    ...(architecture === undefined ? {} : { architecture }),
-    imagesReported: Array.isArray(images),
-    imageCount: Array.isArray(images) ? images.length : 0,
-  };
-}
-
-/** Reads status.images; entries with null, absent or unparsable names match nothing. */
-function readImageEntries(node: unknown, name: string, problems: InventoryProblem[]): ImageEntry[] {
-  const images = field(field(node, "status"), "images");
-  if (!Array.isArray(images)) {
-    return [];
-  }
-  const entries: ImageEntry[] = [];
-  for (const image of images) {
-    const names = field(image, "names");
-    const size = field(image, "sizeBytes");
-    if (!Array.isArray(names)) {
-      continue;
+  /** Removes a node; returns false when it was not known. */
+  remove(name: string): boolean {
+    const entries = this.images.get(name);
+    if (!this.summaries.delete(name)) {
+      return false;
     }
-    const references: ImageReference[] = [];
-    for (const imageName of names) {
-      const parsed = typeof imageName === "string" ? parseImageReference(imageName) : undefined;
-      if (parsed?.ok === true) {
-        references.push(parsed.reference);
-      } else {
-        problems.push({ node: name, message: `image name ${JSON.stringify(imageName)} ignored` });
+    for (const entry of entries ?? []) {
+      this.indexEntry(name, entry, -1);
+    }
+    this.images.delete(name);
+    this.changed();
+    return true;
+  }
+
+  private changed(): void {
+    this.currentVersion = nextVersion++;
+    this.nodeList = undefined;
+  }
+
+  /** Adds (direction 1) or removes (direction -1) one entry's names from the name indexes. */
+  private indexEntry(node: string, entry: NodeImage, direction: 1 | -1): void {
+    for (const reference of entry.references) {
+      if (reference.digest !== undefined) {
+        updateHolding(this.digests, reference.digest, node, entry.sizeBytes, direction);
+      }
+      if (reference.tag !== undefined || reference.digest === undefined) {
+        updateHolding(this.taggedNames, taggedNameKey(reference), node, entry.sizeBytes, direction);
       }
     }
-    const sizeBytes = typeof size === "number" && Number.isFinite(size) && size > 0 ? size : 0;
-    entries.push({ references, sizeBytes });
-  }
-  return entries;
-}
-
-function indexEntry(
-  node: string,
-  entry: ImageEntry,
-  byDigest: Map<string, Holding[]>,
-  byTaggedName: Map<string, Holding[]>,
-): void {
-  for (const reference of entry.references) {
-    if (reference.digest !== undefined) {
-      addHolding(byDigest, reference.digest, node, entry.sizeBytes);
-    }
-    if (reference.tag !== undefined || reference.digest === undefined) {
-      addHolding(byTaggedName, taggedNameKey(reference), node, entry.sizeBytes);
-    }
   }
 }
 
-/** Adds a holding once per node and key; a larger reported size wins. */
-function addHolding(
-  index: Map<string, Holding[]>,
+/** Builds an inventory from Node objects; unreadable nodes and names are skipped and listed. */
+export function buildInventory(nodes: readonly unknown[]): {
+  inventory: NodeIndex;
+  problems: InventoryProblem[];
+} {
+  const index = new NodeIndex();
+  const problems: InventoryProblem[] = [];
+  const seen = new Set<string>();
+  nodes.forEach((node, position) => {
+    const name = nodeName(node);
+    if (name === undefined) {
+      problems.push({ node: `#${position}`, message: "node has no metadata.name; skipped" });
+      return;
+    }
+    if (seen.has(name)) {
+      problems.push({ node: name, message: "duplicate node name; later entry ignored" });
+      return;
+    }
+    seen.add(name);
+    problems.push(...index.upsert(node));
+  });
+  return { inventory: index, problems };
+}
+
+function nodeName(node: unknown): string | undefined {
+  const metadata =
+    typeof node === "object" && node !== null
+      ? (node as { metadata?: unknown }).metadata
+      : undefined;
+  const name =
+    typeof metadata === "object" && metadata !== null
+      ? (metadata as { name?: unknown }).name
+      : undefined;
+  return typeof name === "string" && name !== "" ? name : undefined;
+}
+
+/**
+ * Records or forgets that a node holds an image under a key. A node listing the same key twice
+ * (one digest shared by two entries) keeps the larger size; removal forgets the key for that node.
+ */
+function updateHolding(
+  index: Map<string, Map<string, number>>,
   key: string,
   node: string,
   sizeBytes: number,
+  direction: 1 | -1,
 ): void {
-  const holdings = index.get(key) ?? [];
-  const existing = holdings.findIndex((holding) => holding.node === node);
-  if (existing < 0) {
-    holdings.push({ node, sizeBytes });
-  } else if ((holdings[existing]?.sizeBytes ?? 0) < sizeBytes) {
-    holdings[existing] = { node, sizeBytes };
+  const holders = index.get(key);
+  if (direction === -1) {
+    holders?.delete(node);
+    if (holders?.size === 0) {
+      index.delete(key);
+    }
+    return;
   }
-  index.set(key, holdings);
+  const map = holders ?? new Map<string, number>();
+  map.set(node, Math.max(map.get(node) ?? 0, sizeBytes));
+  index.set(key, map);
+}
+
+function holdingsOf(holders: ReadonlyMap<string, number> | undefined): Holding[] {
+  if (holders === undefined) {
+    return [];
+  }
+  return [...holders].map(([node, sizeBytes]) => ({ node, sizeBytes }));
 }
 
 /** The key under which a tag-addressed image is indexed: "domain/path:tag", latest implied. */
@@ -182,20 +232,4 @@ export function taggedNameKey(reference: ImageReference): string {
   return reference.tag === undefined
     ? `${formatName(reference)}:latest`
     : `${formatName(reference)}:${reference.tag}`;
-}
-
-function readTaints(value: unknown): Taint[] {
-  if (!Array.isArray(value)) {
-    return [];
-  }
-  const taints: Taint[] = [];
-  for (const taint of value) {
-    const key = stringField(taint, "key");
-    const effect = stringField(taint, "effect");
-    const taintValue = stringField(taint, "value");
-    if (key !== undefined && effect !== undefined) {
-      taints.push({ key, effect, ...(taintValue === undefined ? {} : { value: taintValue }) });
-    }
-  }
-  return taints;
 }

@@ -32,13 +32,13 @@ export interface OverlapResult {
  */
 export function findHolders(inventory: Inventory, image: PodImage): readonly Holding[] {
   if (image.original.digest !== undefined) {
-    return inventory.byDigest.get(image.original.digest) ?? [];
+    return inventory.holdersOfDigest(image.original.digest);
   }
-  const direct = inventory.byTaggedName.get(taggedNameKey(image.original)) ?? [];
+  const direct = inventory.holdersOfTaggedName(taggedNameKey(image.original));
   if (image.mirrored === undefined) {
     return direct;
   }
-  const mirrored = inventory.byTaggedName.get(taggedNameKey(image.mirrored)) ?? [];
+  const mirrored = inventory.holdersOfTaggedName(taggedNameKey(image.mirrored));
   return mergeHoldings(direct, mirrored);
 }
 
