@@ -4,6 +4,8 @@ import type { Operation } from "fast-json-patch";
 import type { Config } from "../config.ts";
 import type { Inventory } from "../inventory/inventory.ts";
 import type { NodePreference } from "../locality/affinity.ts";
+import type { LayerSource } from "../locality/layers.ts";
+import type { NodeLoadView } from "../locality/load.ts";
 
 /** What the pure pipeline needs besides the request: configuration and a node snapshot. */
 export interface MutationContext {
@@ -11,6 +13,10 @@ export interface MutationContext {
   readonly inventory: Inventory;
   /** Mirror hosts currently known to be down; images bound for them stay unchanged. */
   readonly unavailableMirrors?: ReadonlySet<string>;
+  /** Cached image manifests for layer-level hints; without it hints match whole images. */
+  readonly layers?: LayerSource;
+  /** Requested resources per node, so hints favour nodes with room. */
+  readonly load?: NodeLoadView;
 }
 
 export type ContainerResult = "rewritten" | "unchanged" | "skipped";
