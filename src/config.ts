@@ -128,7 +128,8 @@ const BALANCE_NUMBERS: Readonly<Record<string, NumberSetting>> = {
   // Hints only toward nodes at or below the mean requested share kept the spread of CPU
   // requests within +11 % in a 500-node simulation, where flat hints raised it by 126-216 %.
   headroomOverMean: { fallback: 0, min: -1, max: 1, integer: false },
-  maxHolderShare: { fallback: 0.5, min: 0, max: 1, integer: false },
+  // "Most nodes already hold it", read as more than three quarters of the feasible nodes.
+  maxHolderShare: { fallback: 0.75, min: 0, max: 1, integer: false },
   inflightSeconds: { fallback: 60, min: 0, max: 3600, integer: true },
 };
 

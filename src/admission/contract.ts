@@ -5,7 +5,9 @@ import type { Config } from "../config.ts";
 import type { Inventory } from "../inventory/inventory.ts";
 import type { NodePreference } from "../locality/affinity.ts";
 import type { LayerSource } from "../locality/layers.ts";
+import type { HintBasis } from "../locality/hints.ts";
 import type { NodeLoadView } from "../locality/load.ts";
+import type { NodeLayerIndex } from "../locality/node-layers.ts";
 
 /** What the pure pipeline needs besides the request: configuration and a node snapshot. */
 export interface MutationContext {
@@ -15,6 +17,8 @@ export interface MutationContext {
   readonly unavailableMirrors?: ReadonlySet<string>;
   /** Cached image manifests for layer-level hints; without it hints match whole images. */
   readonly layers?: LayerSource;
+  /** Layer digest -> nodes, built in the background from the inventory and the manifests. */
+  readonly nodeLayers?: NodeLayerIndex;
   /** Requested resources per node, so hints favour nodes with room. */
   readonly load?: NodeLoadView;
 }
@@ -49,6 +53,10 @@ export interface MutationResult {
   readonly warnings: readonly string[];
   /** Why nodes were or were not preferred. */
   readonly localityReason?: string;
+  /** What the hints were computed from: shared layers, whole images, or nothing. */
+  readonly localityBasis?: HintBasis;
+  /** Share of the pod's bytes its best feasible node holds, 0 to 1, when computed. */
+  readonly warmShare?: number;
 }
 
 /** Fields of the admission request that the log line and metrics carry. */

@@ -3,14 +3,8 @@
 import jsonpatch from "fast-json-patch";
 import type { Operation } from "fast-json-patch";
 
-import { formatReference } from "../image/reference.ts";
-import {
-  buildPreferredTerms,
-  choosePreferredNodes,
-  type PreferenceDecision,
-} from "../locality/affinity.ts";
-import { isFeasible, readConstraints } from "../locality/feasibility.ts";
-import { computeOverlap, type PodImage } from "../locality/overlap.ts";
+import { buildPreferredTerms } from "../locality/affinity.ts";
+import { planHints, type HintPlan } from "../locality/hints.ts";
 import { arrayField, field, isObject, stringField } from "../object-fields.ts";
 import { decideContainer, type ContainerField, type ContainerOutcome } from "./containers.ts";
 import type { ContainerDecision, MutationContext, MutationResult } from "./contract.ts";
@@ -56,24 +50,20 @@ export function mutatePod(
   const patch: Operation[] = imageOps(decisions);
   const warnings = invalidImageWarnings(decisions);
   if (mode.kind === "ephemeral") {
-    return finish(pod, patch, decisions, [], [], warnings);
+    return finish(pod, patch, decisions, warnings);
   }
 
   patch.push(...annotationOps(pod, decisions));
   const podImages = outcomes.flatMap((outcome) =>
     outcome.podImage === undefined ? [] : [outcome.podImage],
   );
-  const locality = decideLocality(spec, podImages, context);
-  patch.push(...appendPreferredTermsOps(spec, buildPreferredTerms(locality.decision.preferences)));
-  return finish(
-    pod,
-    patch,
-    decisions,
-    locality.decision.preferences,
-    locality.cold,
-    warnings,
-    locality.decision.reason,
+  const plan = planHints(spec, podImages, context);
+  const alreadyPreferred = nodesAlreadyPreferred(spec);
+  const preferences = plan.preferences.filter(
+    (preference) => !alreadyPreferred.has(preference.node),
   );
+  patch.push(...appendPreferredTermsOps(spec, buildPreferredTerms(preferences)));
+  return finish(pod, patch, decisions, warnings, { ...plan, preferences });
 }
 
 /** Returns why the whole pod is left alone, or undefined when it is processed. */
@@ -196,58 +186,6 @@ function readOriginalImages(pod: Record<string, unknown>): Record<string, string
   }
 }
 
-interface LocalityOutcome {
-  readonly decision: PreferenceDecision;
-  readonly cold: string[];
-}
-
-function decideLocality(
-  spec: Record<string, unknown>,
-  images: readonly PodImage[],
-  context: MutationContext,
-): LocalityOutcome {
-  const { inventory, config } = context;
-  if (inventory.nodes.length === 0) {
-    // Without any node known (no snapshot, or the first list not done) nothing can be called cold.
-    return {
-      decision: {
-        preferences: [],
-        reason: "no node inventory; hints and cold images not computed",
-      },
-      cold: [],
-    };
-  }
-  const overlap = computeOverlap(inventory, images);
-  const cold = overlap.cold.map(formatReference);
-  const nodeName = stringField(spec, "nodeName");
-  if (nodeName !== undefined && nodeName !== "") {
-    return { decision: { preferences: [], reason: `pod already names node ${nodeName}` }, cold };
-  }
-  if (images.length === 0) {
-    return { decision: { preferences: [], reason: "no image to match against nodes" }, cold };
-  }
-
-  const constraints = readConstraints(spec);
-  const alreadyPreferred = nodesAlreadyPreferred(spec);
-  const candidates = overlap.overlaps.filter((entry) => {
-    const node = inventory.nodesByName.get(entry.node);
-    return node !== undefined && isFeasible(node, constraints);
-  });
-  const candidateNames = new Set(candidates.map((entry) => entry.node));
-  const coversEveryFeasibleNode = (): boolean =>
-    !inventory.nodes.some(
-      (node) => !candidateNames.has(node.name) && isFeasible(node, constraints),
-    );
-  const decision = choosePreferredNodes(
-    candidates,
-    overlap.totalBytes,
-    config.affinity.maxPreferredNodes,
-    coversEveryFeasibleNode,
-  );
-  const fresh = decision.preferences.filter((preference) => !alreadyPreferred.has(preference.node));
-  return { decision: { ...decision, preferences: fresh }, cold };
-}
-
 function invalidImageWarnings(decisions: readonly ContainerDecision[]): string[] {
   return decisions
     .filter((decision) => decision.reason.startsWith("skipped: invalid image reference"))
@@ -260,10 +198,8 @@ function finish(
   pod: Record<string, unknown>,
   patch: Operation[],
   containers: ContainerDecision[],
-  preferredNodes: MutationResult["preferredNodes"],
-  coldImages: string[],
   warnings: string[],
-  localityReason?: string,
+  plan?: HintPlan,
 ): MutationResult {
   const object =
     patch.length === 0
@@ -273,10 +209,12 @@ function finish(
     patch,
     object,
     containers,
-    preferredNodes,
-    coldImages: [...new Set(coldImages)],
+    preferredNodes: plan?.preferences ?? [],
+    coldImages: [...new Set(plan?.cold ?? [])],
     warnings,
-    ...(localityReason === undefined ? {} : { localityReason }),
+    ...(plan === undefined
+      ? {}
+      : { localityReason: plan.reason, localityBasis: plan.basis, warmShare: plan.warmShare }),
   };
 }
 

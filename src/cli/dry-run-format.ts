@@ -34,7 +34,8 @@ function formatEntry(entry: DryRunEntry): string {
     );
   }
   if (result.localityReason !== undefined) {
-    lines.push(`    (${result.localityReason})`);
+    const basis = result.localityBasis === undefined ? "" : `basis: ${result.localityBasis}; `;
+    lines.push(`    (${basis}${result.localityReason})`);
   }
 
   lines.push(heading("cold images", result.coldImages.length));

@@ -269,6 +269,7 @@ export function toJsonEntry(entry: DryRunEntry): Record<string, unknown> {
     warnings: result.warnings,
     ...(result.skipReason === undefined ? {} : { skipReason: result.skipReason }),
     ...(result.localityReason === undefined ? {} : { localityReason: result.localityReason }),
+    ...(result.localityBasis === undefined ? {} : { localityBasis: result.localityBasis }),
   };
 }
 

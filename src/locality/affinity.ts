@@ -2,7 +2,6 @@
 //
 // The scheduler's NodeAffinity score sums the weights of matching preferred terms and then
 // normalises so the best node gets 100, so only the ratio between weights matters.
-import type { NodeOverlap } from "./overlap.ts";
 
 /** A node the pod is steered toward, with the bytes of the pod's images it holds. */
 export interface NodePreference {
@@ -12,69 +11,63 @@ export interface NodePreference {
   readonly totalBytes: number;
 }
 
+/** A feasible node holding part of the pod's bytes, with its spare CPU share when known. */
+export interface ScoredNode {
+  readonly node: string;
+  readonly heldBytes: number;
+  /** The pod's bytes on this node's platform. */
+  readonly totalBytes: number;
+  /** 1 minus the node's requested CPU share; undefined without load data. */
+  readonly spare?: number;
+}
+
 /** The nodes to prefer, or none with the reason why. */
 export interface PreferenceDecision {
   readonly preferences: readonly NodePreference[];
   readonly reason: string;
 }
 
+/** Share of the pod's bytes a node holds, 0 to 1. */
+export function heldShare(node: ScoredNode): number {
+  return node.totalBytes <= 0 ? 0 : Math.min(1, node.heldBytes / node.totalBytes);
+}
+
 /**
- * Picks up to maxNodes of the candidates (feasible nodes holding some of the pod's images) with
- * the most bytes held, weighted 1-100 by the share of the pod's known image bytes each holds.
- * Gives none when there is no candidate, or when two or more feasible nodes exist and every one
- * is a candidate holding the same share, because such a hint would not discriminate. coversEveryFeasibleNode is called only
- * in that last case, so its cost is paid only when all candidates hold the same bytes.
+ * Picks up to maxNodes candidates by held share, then spare capacity, and weights each 1-100 by
+ * its held share scaled by its spare capacity, so of two equally warm nodes the emptier one
+ * gets the larger weight.
  */
 export function choosePreferredNodes(
-  candidates: readonly NodeOverlap[],
-  totalBytes: number,
+  candidates: readonly ScoredNode[],
   maxNodes: number,
-  coversEveryFeasibleNode: () => boolean,
+  basis: string,
 ): PreferenceDecision {
-  if (candidates.length === 0) {
-    return { preferences: [], reason: "no feasible node reports any of the pod's images" };
-  }
-  if (maxNodes === 0) {
-    return {
-      preferences: [],
-      reason: "preferred node terms are disabled (affinity.maxPreferredNodes is 0)",
-    };
-  }
-  const first = candidates[0];
-  // A single warm node keeps its hint: nodes that join before the pod is scheduled are cold.
-  const uniform =
-    first !== undefined &&
-    candidates.length > 1 &&
-    candidates.every((candidate) => candidate.heldBytes === first.heldBytes) &&
-    coversEveryFeasibleNode();
-  if (uniform) {
-    return {
-      preferences: [],
-      reason: "every feasible node holds the same share; a hint would not discriminate",
-    };
-  }
-
   const ranked = [...candidates].sort(
-    (left, right) => right.heldBytes - left.heldBytes || compareNames(left.node, right.node),
+    (left, right) =>
+      heldShare(right) - heldShare(left) ||
+      (right.spare ?? 0) - (left.spare ?? 0) ||
+      compareNames(left.node, right.node),
   );
-  const preferences = ranked.slice(0, maxNodes).map((overlap) => ({
-    node: overlap.node,
-    weight: weightFor(overlap.heldBytes, totalBytes),
-    heldBytes: overlap.heldBytes,
-    totalBytes,
+  const preferences = ranked.slice(0, maxNodes).map((candidate) => ({
+    node: candidate.node,
+    weight: weightFor(candidate),
+    heldBytes: candidate.heldBytes,
+    totalBytes: candidate.totalBytes,
   }));
   const cut = ranked.length > maxNodes ? ` (top ${maxNodes} of ${ranked.length})` : "";
   return {
     preferences,
-    reason: `preferring ${preferences.length} warm node(s) by held image bytes${cut}`,
+    reason: `preferring ${preferences.length} warm node(s) by held ${basis} bytes${cut}`,
   };
 }
 
-function weightFor(heldBytes: number, totalBytes: number): number {
-  if (totalBytes <= 0) {
-    return 1;
-  }
-  return Math.min(100, Math.max(1, Math.round((100 * heldBytes) / totalBytes)));
+function weightFor(candidate: ScoredNode): number {
+  const capacity = candidate.spare === undefined ? 1 : 0.5 + 0.5 * clamp(candidate.spare);
+  return Math.min(100, Math.max(1, Math.round(100 * heldShare(candidate) * capacity)));
+}
+
+function clamp(value: number): number {
+  return Math.min(1, Math.max(0, value));
 }
 
 function compareNames(left: string, right: string): number {

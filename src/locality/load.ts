@@ -1,14 +1,20 @@
 // Node load: CPU and memory requested on each node by scheduled pods, plus hints issued but not
 // yet visible as scheduled pods. Hints read it to keep warm nodes from filling up first.
-import type { Resources } from "../inventory/inventory.ts";
+import type { NodeSummary, Resources } from "../inventory/inventory.ts";
 
 /** Read access for the admission path. */
 export interface NodeLoadView {
   /** Requests of scheduled pods plus pending hints on the node. */
   requested(node: string): Resources;
-  /** Mean requested CPU share (requested / allocatable) over nodes with allocatable CPU. */
-  meanCpuShare(allocatable: (node: string) => number): number;
+  /**
+   * Mean requested CPU share (requested / allocatable) over the nodes that report allocatable
+   * CPU, idle nodes included.
+   */
+  meanCpuShare(nodes: readonly NodeSummary[]): number;
 }
+
+// The mean is reused for this long: it scans every node, and admissions come in bursts.
+const MEAN_REUSE_MS = 1000;
 
 interface PodRecord {
   readonly node: string;
@@ -31,6 +37,8 @@ export class NodeLoad implements NodeLoadView {
   private readonly pods = new Map<string, PodRecord>();
   private readonly totals = new Map<string, Resources>();
   private hints: HintRecord[] = [];
+  private readonly hintTotals = new Map<string, Resources>();
+  private mean: { nodes: readonly NodeSummary[]; at: number; value: number } | undefined;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -65,33 +73,39 @@ export class NodeLoad implements NodeLoadView {
       return;
     }
     this.hints.push({ node, requests, expiresAt: this.now() + lifetimeMs });
+    addTo(this.hintTotals, node, requests, 1);
   }
 
   requested(node: string): Resources {
     this.expireHints();
     const base = this.totals.get(node) ?? ZERO;
-    let cpuMillis = base.cpuMillis;
-    let memoryBytes = base.memoryBytes;
-    for (const hint of this.hints) {
-      if (hint.node === node) {
-        cpuMillis += hint.requests.cpuMillis;
-        memoryBytes += hint.requests.memoryBytes;
-      }
-    }
-    return { cpuMillis, memoryBytes };
+    const pending = this.hintTotals.get(node) ?? ZERO;
+    return {
+      cpuMillis: base.cpuMillis + pending.cpuMillis,
+      memoryBytes: base.memoryBytes + pending.memoryBytes,
+    };
   }
 
-  meanCpuShare(allocatable: (node: string) => number): number {
+  meanCpuShare(nodes: readonly NodeSummary[]): number {
+    const now = this.now();
+    if (
+      this.mean !== undefined &&
+      this.mean.nodes === nodes &&
+      now - this.mean.at < MEAN_REUSE_MS
+    ) {
+      return this.mean.value;
+    }
     let sum = 0;
     let count = 0;
-    for (const [node, total] of this.totals) {
-      const capacity = allocatable(node);
-      if (capacity > 0) {
-        sum += total.cpuMillis / capacity;
+    for (const node of nodes) {
+      if (node.allocatable.cpuMillis > 0) {
+        sum += this.requested(node.name).cpuMillis / node.allocatable.cpuMillis;
         count += 1;
       }
     }
-    return count === 0 ? 0 : sum / count;
+    const value = count === 0 ? 0 : sum / count;
+    this.mean = { nodes, at: now, value };
+    return value;
   }
 
   /** Number of pods tracked, for metrics. */
@@ -100,25 +114,45 @@ export class NodeLoad implements NodeLoadView {
   }
 
   private add(node: string, requests: Resources, direction: 1 | -1): void {
-    const total = this.totals.get(node) ?? ZERO;
-    this.totals.set(node, {
-      cpuMillis: total.cpuMillis + direction * requests.cpuMillis,
-      memoryBytes: total.memoryBytes + direction * requests.memoryBytes,
-    });
+    addTo(this.totals, node, requests, direction);
   }
 
   /** A pod landing on a hinted node is the hint coming true: the oldest hint there is settled. */
   private settleHint(node: string): void {
     const index = this.hints.findIndex((hint) => hint.node === node);
-    if (index >= 0) {
+    const hint = this.hints[index];
+    if (hint !== undefined) {
       this.hints.splice(index, 1);
+      addTo(this.hintTotals, node, hint.requests, -1);
     }
   }
 
   private expireHints(): void {
     const now = this.now();
-    if (this.hints.some((hint) => hint.expiresAt <= now)) {
-      this.hints = this.hints.filter((hint) => hint.expiresAt > now);
+    // Hints are appended in time order (one lifetime for all), so expired ones lead the list.
+    let expired = 0;
+    while (expired < this.hints.length && (this.hints[expired]?.expiresAt ?? Infinity) <= now) {
+      const hint = this.hints[expired];
+      if (hint !== undefined) {
+        addTo(this.hintTotals, hint.node, hint.requests, -1);
+      }
+      expired += 1;
+    }
+    if (expired > 0) {
+      this.hints = this.hints.slice(expired);
     }
   }
+}
+
+function addTo(
+  totals: Map<string, Resources>,
+  node: string,
+  requests: Resources,
+  direction: 1 | -1,
+): void {
+  const total = totals.get(node) ?? ZERO;
+  totals.set(node, {
+    cpuMillis: total.cpuMillis + direction * requests.cpuMillis,
+    memoryBytes: total.memoryBytes + direction * requests.memoryBytes,
+  });
 }

@@ -256,9 +256,8 @@ describe("hint feasibility", () => {
 
   it("cuts to the configured maximum", () => {
     const warm = Array.from({ length: 5 }, (_, index) => nodeWith(`node-${index}`, [NGINX]));
-    const context = contextWith([...warm, nodeWith("node-cold", [])], {
-      affinity: { maxPreferredNodes: 3 },
-    });
+    const cold = Array.from({ length: 5 }, (_, index) => nodeWith(`cold-${index}`, []));
+    const context = contextWith([...warm, ...cold], { affinity: { maxPreferredNodes: 3 } });
     const result = mutatePod(
       podWith([{ name: "web", image: "nginx:1.25" }]),
       "team-a",

@@ -1,0 +1,265 @@
+// Hint planning: which warm nodes a pod is steered toward, on what basis (shared layers or
+// whole images), filtered by feasibility and, with load data, by spare capacity.
+import type { Config } from "../config.ts";
+import { formatReference } from "../image/reference.ts";
+import type { Inventory, NodeSummary } from "../inventory/inventory.ts";
+import { stringField } from "../object-fields.ts";
+import {
+  choosePreferredNodes,
+  heldShare,
+  type NodePreference,
+  type ScoredNode,
+} from "./affinity.ts";
+import { isFeasible, readConstraints, type PodConstraints } from "./feasibility.ts";
+import { computeLayerOverlap, podLayersFor } from "./layer-overlap.ts";
+import type { LayerSource, Platform } from "./layers.ts";
+import type { NodeLoadView } from "./load.ts";
+import { platformOf, type NodeLayerIndex } from "./node-layers.ts";
+import { computeOverlap, type PodImage } from "./overlap.ts";
+
+/** What hint planning needs besides the pod. */
+export interface HintInputs {
+  readonly config: Config;
+  readonly inventory: Inventory;
+  readonly layers?: LayerSource;
+  readonly nodeLayers?: NodeLayerIndex;
+  readonly load?: NodeLoadView;
+}
+
+export type HintBasis = "layers" | "images" | "none";
+
+export interface HintPlan {
+  readonly preferences: readonly NodePreference[];
+  readonly reason: string;
+  readonly basis: HintBasis;
+  /** Rewritten references of images no node reports, for pre-pulling. */
+  readonly cold: readonly string[];
+  /** Share of the pod's bytes the best feasible node holds (the warm-bytes ratio). */
+  readonly warmShare?: number;
+}
+
+// A node holding at least this share of the pod's bytes counts as already warm for it.
+const WARM_SHARE = 0.9;
+
+/** Plans the preferred nodes of one pod; never throws on malformed specs. */
+export function planHints(
+  spec: Record<string, unknown>,
+  images: readonly PodImage[],
+  inputs: HintInputs,
+): HintPlan {
+  const { inventory } = inputs;
+  if (inventory.nodes.length === 0) {
+    // Without any node known (no snapshot, or the first list not done) nothing can be called cold.
+    return none("no node inventory; hints and cold images not computed", []);
+  }
+  const cold = computeOverlap(inventory, images).cold.map(formatReference);
+  const nodeName = stringField(spec, "nodeName");
+  if (nodeName !== undefined && nodeName !== "") {
+    return none(`pod already names node ${nodeName}`, cold);
+  }
+  if (images.length === 0) {
+    return none("no image to match against nodes", cold);
+  }
+
+  const feasible = feasibilityOf(readConstraints(spec), images, inputs);
+  const scored = scoreByLayers(images, feasible, inputs) ?? scoreByImages(images, feasible, inputs);
+  return selectNodes(scored, feasible, inputs, cold);
+}
+
+interface Scored {
+  readonly basis: "layers" | "images";
+  readonly candidates: readonly ScoredNode[];
+}
+
+function selectNodes(
+  scored: Scored,
+  feasible: Feasibility,
+  inputs: HintInputs,
+  cold: readonly string[],
+): HintPlan {
+  const { config } = inputs;
+  const { basis, candidates } = scored;
+  const warmShare = Math.max(0, ...candidates.map(heldShare));
+  const finish = (reason: string): HintPlan => ({ ...none(reason, cold), basis, warmShare });
+  if (candidates.length === 0) {
+    return finish(`no feasible node holds any of the pod's ${basis}`);
+  }
+  if (config.affinity.maxPreferredNodes === 0) {
+    return finish("preferred node terms are disabled (affinity.maxPreferredNodes is 0)");
+  }
+
+  const feasibleCount = feasible.count();
+  const first = candidates[0];
+  if (
+    first !== undefined &&
+    candidates.length > 1 &&
+    candidates.length === feasibleCount &&
+    candidates.every((candidate) => heldShare(candidate) === heldShare(first))
+  ) {
+    return finish("every feasible node holds the same share; a hint would not discriminate");
+  }
+  const warm = candidates.filter((candidate) => heldShare(candidate) >= WARM_SHARE).length;
+  if (feasibleCount > 1 && warm > config.balance.maxHolderShare * feasibleCount) {
+    return finish(
+      `${warm} of ${feasibleCount} feasible nodes already hold the pod's ${basis}; ImageLocality covers it`,
+    );
+  }
+
+  const roomy = withSpareCapacity(candidates, inputs);
+  if (roomy.length === 0) {
+    return finish(
+      "every warm node is above the mean requested CPU share; no hint, to keep balance",
+    );
+  }
+  const decision = choosePreferredNodes(roomy, config.affinity.maxPreferredNodes, basis);
+  return { ...decision, basis, cold, warmShare };
+}
+
+/** Feasibility of nodes for this pod: its constraints plus the platforms its images support. */
+interface Feasibility {
+  (node: string): boolean;
+  /** Number of feasible nodes; computed once per call, since it scans the cluster. */
+  count(): number;
+}
+
+function feasibilityOf(
+  constraints: PodConstraints,
+  images: readonly PodImage[],
+  inputs: HintInputs,
+): Feasibility {
+  const { inventory, layers } = inputs;
+  const supported = new Map<string, boolean>();
+  const supports = (node: NodeSummary): boolean => {
+    const platform = platformOf(node);
+    if (layers === undefined || platform === undefined) {
+      return true;
+    }
+    const key = platformKey(platform);
+    let result = supported.get(key);
+    if (result === undefined) {
+      result = podLayersFor(images, platform, layers).status !== "unsupported";
+      supported.set(key, result);
+    }
+    return result;
+  };
+  const check = (summary: NodeSummary): boolean =>
+    isFeasible(summary, constraints) && supports(summary);
+  let count: number | undefined;
+  const feasible = (name: string): boolean => {
+    const summary = inventory.nodesByName.get(name);
+    return summary !== undefined && check(summary);
+  };
+  feasible.count = (): number => (count ??= inventory.nodes.filter(check).length);
+  return feasible;
+}
+
+/**
+ * Scores by shared layers when every image's manifest is cached for every platform in play;
+ * returns undefined (fall back to whole images) otherwise.
+ */
+function scoreByLayers(
+  images: readonly PodImage[],
+  feasible: Feasibility,
+  inputs: HintInputs,
+): Scored | undefined {
+  const { layers, nodeLayers, inventory } = inputs;
+  if (layers === undefined || nodeLayers === undefined || nodeLayers.completeNodes === 0) {
+    return undefined;
+  }
+  const candidates: ScoredNode[] = [];
+  for (const platform of platformsOf(inventory)) {
+    const podLayers = podLayersFor(images, platform, layers);
+    if (podLayers.status === "incomplete") {
+      return undefined;
+    }
+    if (podLayers.status === "unsupported") {
+      continue;
+    }
+    const key = platformKey(platform);
+    const onPlatform = (node: string): boolean => {
+      const summary = inventory.nodesByName.get(node);
+      return summary !== undefined && platformKeyOf(summary) === key && feasible(node);
+    };
+    for (const overlap of computeLayerOverlap(podLayers.layers, nodeLayers, onPlatform)) {
+      candidates.push({
+        node: overlap.node,
+        heldBytes: overlap.heldBytes,
+        totalBytes: podLayers.totalBytes,
+      });
+    }
+  }
+  return { basis: "layers", candidates };
+}
+
+function scoreByImages(
+  images: readonly PodImage[],
+  feasible: Feasibility,
+  inputs: HintInputs,
+): Scored {
+  const overlap = computeOverlap(inputs.inventory, images);
+  const candidates = overlap.overlaps
+    .filter((entry) => feasible(entry.node))
+    .map((entry) => ({
+      node: entry.node,
+      heldBytes: entry.heldBytes,
+      totalBytes: overlap.totalBytes,
+    }));
+  return { basis: "images", candidates };
+}
+
+/** Keeps candidates at or below the mean requested CPU share plus the configured headroom. */
+function withSpareCapacity(candidates: readonly ScoredNode[], inputs: HintInputs): ScoredNode[] {
+  const { load, inventory, config } = inputs;
+  if (load === undefined || !config.balance.enabled) {
+    return [...candidates];
+  }
+  const allocatable = (node: string): number =>
+    inventory.nodesByName.get(node)?.allocatable.cpuMillis ?? 0;
+  const limit = load.meanCpuShare(inventory.nodes) + config.balance.headroomOverMean;
+  const kept: ScoredNode[] = [];
+  for (const candidate of candidates) {
+    const capacity = allocatable(candidate.node);
+    if (capacity <= 0) {
+      kept.push(candidate);
+      continue;
+    }
+    const share = load.requested(candidate.node).cpuMillis / capacity;
+    if (share <= limit) {
+      kept.push({ ...candidate, spare: 1 - share });
+    }
+  }
+  return kept;
+}
+
+const platformCache = new WeakMap<Inventory, { version: number; platforms: Platform[] }>();
+
+/** Distinct node platforms, computed once per inventory version. */
+function platformsOf(inventory: Inventory): Platform[] {
+  const cached = platformCache.get(inventory);
+  if (cached !== undefined && cached.version === inventory.version) {
+    return cached.platforms;
+  }
+  const byKey = new Map<string, Platform>();
+  for (const node of inventory.nodes) {
+    const platform = platformOf(node);
+    if (platform !== undefined) {
+      byKey.set(platformKey(platform), platform);
+    }
+  }
+  const platforms = [...byKey.values()];
+  platformCache.set(inventory, { version: inventory.version, platforms });
+  return platforms;
+}
+
+function platformKey(platform: Platform): string {
+  return `${platform.os}/${platform.architecture}`;
+}
+
+function platformKeyOf(node: NodeSummary): string | undefined {
+  const platform = platformOf(node);
+  return platform === undefined ? undefined : platformKey(platform);
+}
+
+function none(reason: string, cold: readonly string[]): HintPlan {
+  return { preferences: [], reason, basis: "none", cold };
+}
