@@ -83,6 +83,9 @@ export class NodeIndex implements Inventory {
   private readonly images = new Map<string, readonly NodeImage[]>();
   private readonly digests = new Map<string, Map<string, number>>();
   private readonly taggedNames = new Map<string, Map<string, number>>();
+  // Holder lists handed out to readers, rebuilt only after their key changes.
+  private readonly digestLists = new Map<string, readonly Holding[]>();
+  private readonly taggedNameLists = new Map<string, readonly Holding[]>();
   private nodeList: NodeSummary[] | undefined;
 
   get version(): number {
@@ -99,11 +102,11 @@ export class NodeIndex implements Inventory {
   }
 
   holdersOfDigest(digest: string): readonly Holding[] {
-    return holdingsOf(this.digests.get(digest));
+    return cachedHoldings(this.digestLists, this.digests, digest);
   }
 
   holdersOfTaggedName(key: string): readonly Holding[] {
-    return holdingsOf(this.taggedNames.get(key));
+    return cachedHoldings(this.taggedNameLists, this.taggedNames, key);
   }
 
   imagesOf(node: string): readonly NodeImage[] {
@@ -152,9 +155,12 @@ export class NodeIndex implements Inventory {
     for (const reference of entry.references) {
       if (reference.digest !== undefined) {
         updateHolding(this.digests, reference.digest, node, entry.sizeBytes, direction);
+        this.digestLists.delete(reference.digest);
       }
       if (reference.tag !== undefined || reference.digest === undefined) {
-        updateHolding(this.taggedNames, taggedNameKey(reference), node, entry.sizeBytes, direction);
+        const key = taggedNameKey(reference);
+        updateHolding(this.taggedNames, key, node, entry.sizeBytes, direction);
+        this.taggedNameLists.delete(key);
       }
     }
   }
@@ -220,16 +226,34 @@ function updateHolding(
   index.set(key, map);
 }
 
-function holdingsOf(holders: ReadonlyMap<string, number> | undefined): Holding[] {
-  if (holders === undefined) {
-    return [];
+const NO_HOLDERS: readonly Holding[] = [];
+
+function cachedHoldings(
+  lists: Map<string, readonly Holding[]>,
+  index: ReadonlyMap<string, ReadonlyMap<string, number>>,
+  key: string,
+): readonly Holding[] {
+  let list = lists.get(key);
+  if (list === undefined) {
+    const holders = index.get(key);
+    if (holders === undefined) {
+      return NO_HOLDERS;
+    }
+    list = [...holders].map(([node, sizeBytes]) => ({ node, sizeBytes }));
+    lists.set(key, list);
   }
-  return [...holders].map(([node, sizeBytes]) => ({ node, sizeBytes }));
+  return list;
 }
+
+// Keys are computed once per reference object: node image names are parsed once and shared.
+const taggedKeys = new WeakMap<ImageReference, string>();
 
 /** The key under which a tag-addressed image is indexed: "domain/path:tag", latest implied. */
 export function taggedNameKey(reference: ImageReference): string {
-  return reference.tag === undefined
-    ? `${formatName(reference)}:latest`
-    : `${formatName(reference)}:${reference.tag}`;
+  let key = taggedKeys.get(reference);
+  if (key === undefined) {
+    key = `${formatName(reference)}:${reference.tag ?? "latest"}`;
+    taggedKeys.set(reference, key);
+  }
+  return key;
 }

@@ -41,6 +41,7 @@ export function choosePreferredNodes(
   candidates: readonly ScoredNode[],
   maxNodes: number,
   basis: string,
+  warmNodes = candidates.length,
 ): PreferenceDecision {
   const ranked = [...candidates].sort(
     (left, right) =>
@@ -54,7 +55,8 @@ export function choosePreferredNodes(
     heldBytes: candidate.heldBytes,
     totalBytes: candidate.totalBytes,
   }));
-  const cut = ranked.length > maxNodes ? ` (top ${maxNodes} of ${ranked.length})` : "";
+  const cut =
+    warmNodes > preferences.length ? ` (${preferences.length} of ${warmNodes} warm nodes)` : "";
   return {
     preferences,
     reason: `preferring ${preferences.length} warm node(s) by held ${basis} bytes${cut}`,

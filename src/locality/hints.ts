@@ -15,7 +15,7 @@ import { computeLayerOverlap, podLayersFor } from "./layer-overlap.ts";
 import type { LayerSource, Platform } from "./layers.ts";
 import type { NodeLoadView } from "./load.ts";
 import { platformOf, type NodeLayerIndex } from "./node-layers.ts";
-import { computeOverlap, type PodImage } from "./overlap.ts";
+import { coldImages, computeOverlap, type PodImage } from "./overlap.ts";
 
 /** What hint planning needs besides the pod. */
 export interface HintInputs {
@@ -52,7 +52,7 @@ export function planHints(
     // Without any node known (no snapshot, or the first list not done) nothing can be called cold.
     return none("no node inventory; hints and cold images not computed", []);
   }
-  const cold = computeOverlap(inventory, images).cold.map(formatReference);
+  const cold = coldImages(inventory, images).map(formatReference);
   const nodeName = stringField(spec, "nodeName");
   if (nodeName !== undefined && nodeName !== "") {
     return none(`pod already names node ${nodeName}`, cold);
@@ -60,10 +60,65 @@ export function planHints(
   if (images.length === 0) {
     return none("no image to match against nodes", cold);
   }
+  return selectNodes(rankingFor(spec, images, inputs), inputs, cold);
+}
 
-  const feasible = feasibilityOf(readConstraints(spec), images, inputs);
+/** The feasible candidates of a pod, best first, and the counts the hint rules read. */
+interface Ranking {
+  readonly basis: "layers" | "images";
+  /** Feasible nodes holding part of the pod's bytes, by held share, then name. */
+  readonly ranked: readonly ScoredNode[];
+  readonly feasibleCount: number;
+  /** Candidates holding at least WARM_SHARE of the pod's bytes. */
+  readonly warmCount: number;
+}
+
+// Rankings are cached per inventory version and layer index, keyed by the pod's images and
+// constraints: pods of one ReplicaSet share both, so only the first pays for the scan, whose
+// cost grows with the number of nodes holding the images.
+const MAX_CACHED_RANKINGS = 512;
+const rankings = new WeakMap<
+  Inventory,
+  { version: number; nodeLayers: NodeLayerIndex | undefined; entries: Map<string, Ranking> }
+>();
+
+function rankingFor(
+  spec: Record<string, unknown>,
+  images: readonly PodImage[],
+  inputs: HintInputs,
+): Ranking {
+  const { inventory, nodeLayers } = inputs;
+  const constraints = readConstraints(spec);
+  const key = `${images.map((image) => formatReference(image.mirrored ?? image.original)).join(" ")}\u0000${JSON.stringify(constraints)}`;
+  let cache = rankings.get(inventory);
+  if (
+    cache === undefined ||
+    cache.version !== inventory.version ||
+    cache.nodeLayers !== nodeLayers
+  ) {
+    cache = { version: inventory.version, nodeLayers, entries: new Map() };
+    rankings.set(inventory, cache);
+  }
+  const cached = cache.entries.get(key);
+  if (cached !== undefined) {
+    return cached;
+  }
+  const feasible = feasibilityOf(constraints, images, inputs);
   const scored = scoreByLayers(images, feasible, inputs) ?? scoreByImages(images, feasible, inputs);
-  return selectNodes(scored, feasible, inputs, cold);
+  const ranked = [...scored.candidates].sort(
+    (left, right) => heldShare(right) - heldShare(left) || (left.node < right.node ? -1 : 1),
+  );
+  const ranking: Ranking = {
+    basis: scored.basis,
+    ranked,
+    feasibleCount: feasible.count(),
+    warmCount: ranked.filter((candidate) => heldShare(candidate) >= WARM_SHARE).length,
+  };
+  if (cache.entries.size >= MAX_CACHED_RANKINGS) {
+    cache.entries.delete(cache.entries.keys().next().value ?? "");
+  }
+  cache.entries.set(key, ranking);
+  return ranking;
 }
 
 interface Scored {
@@ -71,47 +126,45 @@ interface Scored {
   readonly candidates: readonly ScoredNode[];
 }
 
-function selectNodes(
-  scored: Scored,
-  feasible: Feasibility,
-  inputs: HintInputs,
-  cold: readonly string[],
-): HintPlan {
+function selectNodes(ranking: Ranking, inputs: HintInputs, cold: readonly string[]): HintPlan {
   const { config } = inputs;
-  const { basis, candidates } = scored;
-  const warmShare = Math.max(0, ...candidates.map(heldShare));
+  const { basis, ranked, feasibleCount } = ranking;
+  const best = ranked[0];
+  const warmShare = best === undefined ? 0 : heldShare(best);
   const finish = (reason: string): HintPlan => ({ ...none(reason, cold), basis, warmShare });
-  if (candidates.length === 0) {
+  if (best === undefined) {
     return finish(`no feasible node holds any of the pod's ${basis}`);
   }
   if (config.affinity.maxPreferredNodes === 0) {
     return finish("preferred node terms are disabled (affinity.maxPreferredNodes is 0)");
   }
-
-  const feasibleCount = feasible.count();
-  const first = candidates[0];
+  const last = ranked[ranked.length - 1];
   if (
-    first !== undefined &&
-    candidates.length > 1 &&
-    candidates.length === feasibleCount &&
-    candidates.every((candidate) => heldShare(candidate) === heldShare(first))
+    ranked.length > 1 &&
+    ranked.length === feasibleCount &&
+    last !== undefined &&
+    heldShare(last) === warmShare
   ) {
     return finish("every feasible node holds the same share; a hint would not discriminate");
   }
-  const warm = candidates.filter((candidate) => heldShare(candidate) >= WARM_SHARE).length;
-  if (feasibleCount > 1 && warm > config.balance.maxHolderShare * feasibleCount) {
+  if (feasibleCount > 1 && ranking.warmCount > config.balance.maxHolderShare * feasibleCount) {
     return finish(
-      `${warm} of ${feasibleCount} feasible nodes already hold the pod's ${basis}; ImageLocality covers it`,
+      `${ranking.warmCount} of ${feasibleCount} feasible nodes already hold the pod's ${basis}; ImageLocality covers it`,
     );
   }
 
-  const roomy = withSpareCapacity(candidates, inputs);
-  if (roomy.length === 0) {
+  const roomy = withSpareCapacity(ranked, config.affinity.maxPreferredNodes, inputs);
+  if (roomy.kept.length === 0) {
     return finish(
       "every warm node is above the mean requested CPU share; no hint, to keep balance",
     );
   }
-  const decision = choosePreferredNodes(roomy, config.affinity.maxPreferredNodes, basis);
+  const decision = choosePreferredNodes(
+    roomy.kept,
+    config.affinity.maxPreferredNodes,
+    basis,
+    ranked.length,
+  );
   return { ...decision, basis, cold, warmShare };
 }
 
@@ -207,18 +260,26 @@ function scoreByImages(
   return { basis: "images", candidates };
 }
 
-/** Keeps candidates at or below the mean requested CPU share plus the configured headroom. */
-function withSpareCapacity(candidates: readonly ScoredNode[], inputs: HintInputs): ScoredNode[] {
+/**
+ * Walks the ranked candidates and keeps the first maxNodes at or below the mean requested CPU
+ * share plus the configured headroom, so the walk is short however many nodes are warm.
+ */
+function withSpareCapacity(
+  ranked: readonly ScoredNode[],
+  maxNodes: number,
+  inputs: HintInputs,
+): { kept: ScoredNode[] } {
   const { load, inventory, config } = inputs;
   if (load === undefined || !config.balance.enabled) {
-    return [...candidates];
+    return { kept: ranked.slice(0, maxNodes) };
   }
-  const allocatable = (node: string): number =>
-    inventory.nodesByName.get(node)?.allocatable.cpuMillis ?? 0;
   const limit = load.meanCpuShare(inventory.nodes) + config.balance.headroomOverMean;
   const kept: ScoredNode[] = [];
-  for (const candidate of candidates) {
-    const capacity = allocatable(candidate.node);
+  for (const candidate of ranked) {
+    if (kept.length >= maxNodes) {
+      break;
+    }
+    const capacity = inventory.nodesByName.get(candidate.node)?.allocatable.cpuMillis ?? 0;
     if (capacity <= 0) {
       kept.push(candidate);
       continue;
@@ -228,7 +289,7 @@ function withSpareCapacity(candidates: readonly ScoredNode[], inputs: HintInputs
       kept.push({ ...candidate, spare: 1 - share });
     }
   }
-  return kept;
+  return { kept };
 }
 
 const platformCache = new WeakMap<Inventory, { version: number; platforms: Platform[] }>();

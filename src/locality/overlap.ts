@@ -88,3 +88,10 @@ function mergeHoldings(first: readonly Holding[], second: readonly Holding[]): H
   }
   return [...merged.values()];
 }
+
+/** Images no node reports, as pulled (mirrored when rewritten); each distinct image once. */
+export function coldImages(inventory: Inventory, images: readonly PodImage[]): ImageReference[] {
+  return distinctImages(images)
+    .filter((image) => findHolders(inventory, image).length === 0)
+    .map((image) => image.mirrored ?? image.original);
+}
