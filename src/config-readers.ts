@@ -125,15 +125,19 @@ export function booleanField(
   return value;
 }
 
-/** Folds the legacy Docker Hub host into docker.io, as image references are folded. */
+/**
+ * Folds the legacy Docker Hub host into docker.io, as image references are folded, and lowers
+ * the case: host names are case-insensitive, and images are matched to rules in lowercase.
+ */
 export function normaliseHost(host: string): string {
-  return host === "index.docker.io" ? "docker.io" : host;
+  const lower = host.toLowerCase();
+  return lower === "index.docker.io" ? "docker.io" : lower;
 }
 
 /** Returns why a string is not a registry host (name or IP, optional port), or undefined. */
 export function checkRegistryHost(host: string): string | undefined {
   const parsed = parseImageReference(`${host}/probe`);
-  if (!parsed.ok || parsed.reference.domain !== normaliseHost(host)) {
+  if (!parsed.ok || normaliseHost(parsed.reference.domain) !== normaliseHost(host)) {
     return `"${host}" is not a registry host; expected a host name with an optional port, such as "docker.io" or "registry.example.net:5000"`;
   }
   return undefined;

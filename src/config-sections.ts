@@ -35,7 +35,12 @@ export function readMirror(mirror: Raw, problems: string[]): MirrorRules {
   }
   if (isObject(rawRegistries)) {
     for (const [host, target] of Object.entries(rawRegistries)) {
-      const problem = checkRegistryHost(host) ?? checkMirrorPrefix(target);
+      const problem =
+        checkRegistryHost(host) ??
+        checkMirrorPrefix(target) ??
+        (registries.has(normaliseHost(host))
+          ? `duplicates the rule for ${normaliseHost(host)}; keep one`
+          : undefined);
       if (problem !== undefined) {
         problems.push(`mirror.registries["${host}"]: ${problem}`);
         continue;
@@ -44,16 +49,57 @@ export function readMirror(mirror: Raw, problems: string[]): MirrorRules {
     }
   }
 
-  const fallback = mirror["default"];
+  const rules: MirrorRules = { registries, ...readDefault(mirror["default"], problems) };
+  problems.push(...conflictingTargets(rules));
+  return rules;
+}
+
+function readDefault(fallback: unknown, problems: string[]): { default?: string } {
   if (fallback === undefined || fallback === null || fallback === "") {
-    return { registries };
+    return {};
   }
   const prefixProblem = checkMirrorPrefix(fallback);
   if (prefixProblem !== undefined) {
     problems.push(`mirror.default: ${prefixProblem}`);
-    return { registries };
+    return {};
   }
-  return { registries, default: (fallback as string).replace(/\/+$/, "") };
+  return { default: (fallback as string).replace(/\/+$/, "") };
+}
+
+/**
+ * Finds rules that cannot work together. A source host that is also a mirror host would never be
+ * rewritten, because images on a mirror host are left alone. Nested prefixes would make two
+ * sources share mirror paths ("hub" and "hub/quay": docker.io/quay/x and quay.io/x collide).
+ */
+function conflictingTargets(rules: MirrorRules): string[] {
+  const problems: string[] = [];
+  const targets = [...rules.registries.entries()].map(([host, prefix]) => ({
+    field: `mirror.registries["${host}"]`,
+    prefix,
+  }));
+  if (rules.default !== undefined) {
+    targets.push({ field: "mirror.default", prefix: rules.default });
+  }
+  const mirrorHosts = new Set(
+    targets.map((target) => target.prefix.slice(0, target.prefix.indexOf("/"))),
+  );
+  for (const host of rules.registries.keys()) {
+    if (mirrorHosts.has(host)) {
+      problems.push(
+        `mirror.registries["${host}"]: ${host} is also a mirror host, and images on a mirror host are never rewritten; remove this rule or use another mirror host`,
+      );
+    }
+  }
+  for (const outer of targets) {
+    for (const inner of targets) {
+      if (outer !== inner && inner.prefix.startsWith(`${outer.prefix}/`)) {
+        problems.push(
+          `${inner.field}: prefix "${inner.prefix}" is nested under "${outer.prefix}" of ${outer.field}, so their images could share mirror paths; give each rule its own prefix`,
+        );
+      }
+    }
+  }
+  return problems;
 }
 
 export function readRegistries(raw: unknown, problems: string[]): Map<string, RegistryAccess> {

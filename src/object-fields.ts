@@ -16,9 +16,12 @@ export function stringField(value: unknown, key: string): string | undefined {
   return typeof found === "string" ? found : undefined;
 }
 
-/** Returns the string-valued members of an object; other members and non-objects are dropped. */
+/**
+ * Returns the string-valued members of an object; other members and non-objects are dropped.
+ * The record has no prototype, so keys such as "constructor" read as absent, not as functions.
+ */
 export function stringRecord(value: unknown): Record<string, string> {
-  const record: Record<string, string> = {};
+  const record = Object.create(null) as Record<string, string>;
   if (isObject(value)) {
     for (const [key, item] of Object.entries(value)) {
       if (typeof item === "string") {

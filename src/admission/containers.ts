@@ -14,6 +14,15 @@ export type ContainerField = ContainerDecision["field"];
  */
 const PLACEHOLDER_IMAGE = "auto";
 
+// Decisions are logged and printed, so strings no valid pod can hold are cut: container names
+// are DNS labels of at most 63 characters, and no valid image reference reaches 1024.
+const MAX_SHOWN_NAME = 253;
+const MAX_SHOWN_IMAGE = 1024;
+
+function shorten(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…(${text.length} characters)`;
+}
+
 /** A container decision, plus the image for locality when the reference is valid and used. */
 export interface ContainerOutcome {
   readonly decision: ContainerDecision;
@@ -29,11 +38,18 @@ export function decideContainer(
 ): ContainerOutcome {
   const rawName = field(container, "name");
   const name =
-    typeof rawName === "string" && rawName !== "" ? rawName : `${where.field}[${where.index}]`;
+    typeof rawName === "string" && rawName !== ""
+      ? shorten(rawName, MAX_SHOWN_NAME)
+      : `${where.field}[${where.index}]`;
   const image = field(container, "image");
   const base = { name, field: where.field, index: where.index };
   const skip = (reason: string, shown = ""): ContainerOutcome => ({
-    decision: { ...base, image: shown, result: "skipped", reason: `skipped: ${reason}` },
+    decision: {
+      ...base,
+      image: shorten(shown, MAX_SHOWN_IMAGE),
+      result: "skipped",
+      reason: `skipped: ${reason}`,
+    },
   });
 
   if (image === undefined || image === null) {

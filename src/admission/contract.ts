@@ -21,6 +21,8 @@ export interface MutationContext {
   readonly nodeLayers?: NodeLayerIndex;
   /** Requested resources per node, so hints favour nodes with room. */
   readonly load?: NodeLoadView;
+  /** Varies the choice among equally warm nodes per request; the request uid. */
+  readonly tieBreakSeed?: string;
 }
 
 export type ContainerResult = "rewritten" | "unchanged" | "skipped";

@@ -154,9 +154,11 @@ function annotationOps(
   if (rewritten.length === 0) {
     return [];
   }
+  // An entry left from an earlier rewrite is replaced: the image being rewritten now is what
+  // the pod was written with (a pod recreated from `kubectl get -o yaml` carries a stale one).
   const recorded = readOriginalImages(pod);
   for (const decision of rewritten) {
-    recorded[decision.name] ??= decision.image;
+    recorded[decision.name] = decision.image;
   }
   return setAnnotationOps(pod, ORIGINAL_IMAGES_ANNOTATION, JSON.stringify(recorded));
 }
@@ -167,11 +169,11 @@ function readOriginalImages(pod: Record<string, unknown>): Record<string, string
     ORIGINAL_IMAGES_ANNOTATION,
   );
   if (value === undefined) {
-    return {};
+    return Object.create(null) as Record<string, string>;
   }
   try {
     const parsed: unknown = JSON.parse(value);
-    const recorded: Record<string, string> = {};
+    const recorded = Object.create(null) as Record<string, string>;
     if (isObject(parsed)) {
       for (const [name, image] of Object.entries(parsed)) {
         if (typeof image === "string") {
@@ -182,7 +184,7 @@ function readOriginalImages(pod: Record<string, unknown>): Record<string, string
     return recorded;
   } catch {
     // An unreadable value is replaced; the annotation is ours alone.
-    return {};
+    return Object.create(null) as Record<string, string>;
   }
 }
 

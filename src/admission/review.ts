@@ -19,7 +19,10 @@ export function reviewAdmission(body: unknown, context: MutationContext): Review
   const result =
     typeof mode === "string"
       ? skippedRequest(field(request, "object"), mode)
-      : mutatePod(field(request, "object"), namespaceOf(request), mode, context);
+      : mutatePod(field(request, "object"), namespaceOf(request), mode, {
+          ...context,
+          tieBreakSeed: summary.uid,
+        });
 
   return {
     kind: "reviewed",

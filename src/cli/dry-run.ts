@@ -39,6 +39,10 @@ export const DRY_RUN_USAGE = `usage: kube-image-cache dry-run [--config FILE] [-
 
 /** Runs dry-run and returns the exit code: 0 ok, 2 invalid arguments or input, 3 invalid configuration, 1 internal error. */
 export async function runDryRun(args: string[], io: CliIo): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    io.stdout.write(`${DRY_RUN_USAGE}\n`);
+    return 0;
+  }
   try {
     const options = parseDryRunArgs(args);
     const context = loadContext(options.config, options.nodes);
@@ -127,6 +131,18 @@ async function readInput(file: string, io: CliIo): Promise<string> {
 }
 
 function parseDocuments(text: string, file: string): unknown[] {
+  const start = text.trimStart()[0];
+  if (start === "{" || start === "[") {
+    try {
+      // JSON as the API server reads it: duplicate keys resolve to the last, deep nesting is fine.
+      return checkObjects([JSON.parse(text) as unknown], file);
+    } catch (error: unknown) {
+      if (error instanceof UsageError) {
+        throw error;
+      }
+      // Not JSON after all (YAML flow style also starts with "{"); the YAML parser decides.
+    }
+  }
   const documents = parseAllDocuments(text);
   const list = Array.isArray(documents) ? documents : [documents];
   const values: unknown[] = [];
@@ -140,9 +156,19 @@ function parseDocuments(text: string, file: string): unknown[] {
       values.push(value);
     }
   }
+  return checkObjects(values, file);
+}
+
+function checkObjects(values: unknown[], file: string): unknown[] {
   if (values.length === 0) {
     throw new UsageError(
       `dry-run: ${file} holds no objects; expected a Pod, workload, List or AdmissionReview`,
+    );
+  }
+  const index = values.findIndex((value) => typeof value !== "object" || value === null);
+  if (index >= 0) {
+    throw new UsageError(
+      `dry-run: document ${index + 1} of ${file} is not a Kubernetes object (got ${JSON.stringify(values[index])?.slice(0, 40) ?? "nothing"}); expected a Pod, workload, List or AdmissionReview`,
     );
   }
   return values;
@@ -205,6 +231,10 @@ function mutateTemplate(
   context: MutationContext,
 ): MutationResult {
   const template = valueAtPath(workload, templatePath);
+  if (typeof template !== "object" || template === null) {
+    const kind = String(workload["kind"]);
+    return unsupported(workload, `${kind} has no pod template at ${templatePath}`);
+  }
   const result = mutatePod(template, namespace, { kind: "create" }, context);
   const patch = patchUnderPath(result.patch, templatePath);
   const object =
@@ -231,7 +261,8 @@ function render(entries: readonly DryRunEntry[], output: OutputFormat, file: str
     case "summary":
       return formatSummary(entries);
     case "patch":
-      return entries.map((entry) => `${JSON.stringify(entry.result.patch, null, 2)}\n`).join("");
+      // One input object prints its patch; several print one JSON array of patches, in order.
+      return `${JSON.stringify(entries.length === 1 ? entries[0]?.result.patch : entries.map((entry) => entry.result.patch), null, 2)}\n`;
     case "pod":
       return `${JSON.stringify(entries.length === 1 ? entries[0]?.result.object : { apiVersion: "v1", kind: "List", items: entries.map((entry) => entry.result.object) }, null, 2)}\n`;
     case "review":
@@ -274,11 +305,11 @@ export function toJsonEntry(entry: DryRunEntry): Record<string, unknown> {
 }
 
 function reportError(error: unknown, io: CliIo): number {
-  if (error instanceof UsageError || error instanceof InvalidNodeSnapshotError) {
+  if (error instanceof UsageError) {
     io.stderr.write(`${error.message}\n`);
     return 2;
   }
-  if (error instanceof InvalidConfigError) {
+  if (error instanceof InvalidConfigError || error instanceof InvalidNodeSnapshotError) {
     io.stderr.write(`${error.message}\n`);
     return 3;
   }

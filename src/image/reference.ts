@@ -41,10 +41,11 @@ export const MAX_PATH_LENGTH = 255;
 // regular expression runs, so a huge image string costs nothing.
 const MAX_REFERENCE_LENGTH = 1024;
 
-// Hex lengths of the digest algorithms we accept. sha256 is what registries use; sha512 is the
-// other algorithm the OCI image specification registers.
+// Hex lengths of the digest algorithms we accept: the ones github.com/opencontainers/go-digest
+// registers, which the container runtimes use to verify content.
 const DIGEST_HEX_LENGTHS: ReadonlyMap<string, number> = new Map([
   ["sha256", 64],
+  ["sha384", 96],
   ["sha512", 128],
 ]);
 

@@ -74,7 +74,8 @@ export function readImageEntries(
     if (!Array.isArray(names)) {
       continue;
     }
-    const sizeBytes = typeof size === "number" && Number.isFinite(size) && size > 0 ? size : 0;
+    // Sizes past 2^53 are not real image sizes, and summing them could overflow to Infinity.
+    const sizeBytes = typeof size === "number" && Number.isSafeInteger(size) && size > 0 ? size : 0;
     entries.push(sharedEntry(names, sizeBytes, name, problems));
   }
   return entries;

@@ -29,7 +29,8 @@ export interface PreferenceDecision {
 
 /** Share of the pod's bytes a node holds, 0 to 1. */
 export function heldShare(node: ScoredNode): number {
-  return node.totalBytes <= 0 ? 0 : Math.min(1, node.heldBytes / node.totalBytes);
+  const share = node.heldBytes / node.totalBytes;
+  return Number.isFinite(share) && share > 0 ? Math.min(1, share) : 0;
 }
 
 /**

@@ -24,6 +24,11 @@ export interface HintInputs {
   readonly layers?: LayerSource;
   readonly nodeLayers?: NodeLayerIndex;
   readonly load?: NodeLoadView;
+  /**
+   * Varies the choice among equally warm nodes from pod to pod (the server passes the request
+   * uid), so the replicas of one workload are not all steered to the same few nodes.
+   */
+  readonly tieBreakSeed?: string;
 }
 
 export type HintBasis = "layers" | "images" | "none";
@@ -153,7 +158,8 @@ function selectNodes(ranking: Ranking, inputs: HintInputs, cold: readonly string
     );
   }
 
-  const roomy = withSpareCapacity(ranked, config.affinity.maxPreferredNodes, inputs);
+  const rotated = rotateTies(ranked, config.affinity.maxPreferredNodes, inputs.tieBreakSeed);
+  const roomy = withSpareCapacity(rotated, config.affinity.maxPreferredNodes, inputs);
   if (roomy.kept.length === 0) {
     return finish(
       "every warm node is above the mean requested CPU share; no hint, to keep balance",
@@ -290,6 +296,48 @@ function withSpareCapacity(
     }
   }
   return { kept };
+}
+
+/**
+ * When the cut at maxNodes falls inside a run of equally warm nodes, rotates that run by the
+ * seed, so which of them are named varies between pods instead of always being the first by name.
+ */
+function rotateTies(
+  ranked: readonly ScoredNode[],
+  maxNodes: number,
+  seed: string | undefined,
+): readonly ScoredNode[] {
+  const atCut = ranked[maxNodes - 1];
+  if (seed === undefined || atCut === undefined || ranked.length <= maxNodes) {
+    return ranked;
+  }
+  const share = heldShare(atCut);
+  const start = ranked.findIndex((candidate) => heldShare(candidate) === share);
+  let end = start;
+  while (end < ranked.length && heldShare(ranked[end] as ScoredNode) === share) {
+    end += 1;
+  }
+  if (end <= maxNodes) {
+    return ranked;
+  }
+  const group = ranked.slice(start, end);
+  const offset = hashString(seed) % group.length;
+  return [
+    ...ranked.slice(0, start),
+    ...group.slice(offset),
+    ...group.slice(0, offset),
+    ...ranked.slice(end),
+  ];
+}
+
+/** FNV-1a, 32 bits: a cheap, stable spread of seeds. */
+function hashString(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index += 1) {
+    hash ^= text.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
 }
 
 const platformCache = new WeakMap<Inventory, { version: number; platforms: Platform[] }>();

@@ -1,16 +1,28 @@
 // Image exclusion patterns: globs over normalised references.
-import { formatName, formatReference, type ImageReference } from "../image/reference.ts";
+import {
+  formatFamiliar,
+  formatName,
+  formatReference,
+  type ImageReference,
+} from "../image/reference.ts";
 
 const compiled = new Map<string, RegExp>();
 
 /**
- * True when the glob matches the reference's normalised name ("docker.io/library/nginx") or its
- * full normalised form with tag and digest ("docker.io/library/nginx:1.25"). In a glob, "*"
- * matches any run of characters except "/", "**" matches anything, "?" one character.
+ * True when the glob matches the reference's normalised name ("docker.io/library/nginx"), its
+ * full normalised form with tag and digest ("docker.io/library/nginx:1.25"), or either in the
+ * familiar short form ("nginx", "nginx:1.25"). In a glob, "*" matches any run of characters
+ * except "/", "**" matches anything, "?" one character.
  */
 export function matchesImageGlob(glob: string, reference: ImageReference): boolean {
   const pattern = compileGlob(glob);
-  return pattern.test(formatName(reference)) || pattern.test(formatReference(reference));
+  const name = { domain: reference.domain, path: reference.path };
+  return [
+    formatName(reference),
+    formatReference(reference),
+    formatFamiliar(name),
+    formatFamiliar(reference),
+  ].some((candidate) => pattern.test(candidate));
 }
 
 function compileGlob(glob: string): RegExp {

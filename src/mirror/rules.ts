@@ -31,7 +31,8 @@ export function decideRewrite(
   excludedImages: readonly string[],
   unavailableMirrors: ReadonlySet<string> = new Set(),
 ): RewriteDecision {
-  if (isMirrorHost(reference.domain, mirror)) {
+  const host = reference.domain.toLowerCase();
+  if (isMirrorHost(host, mirror)) {
     const upstream = upstreamOf(reference, mirror);
     return {
       rewritten: false,
@@ -44,7 +45,7 @@ export function decideRewrite(
     return { rewritten: false, reason: `unchanged: excluded by image pattern "${pattern}"` };
   }
 
-  const ruleHost = mirror.registries.has(reference.domain) ? reference.domain : undefined;
+  const ruleHost = mirror.registries.has(host) ? host : undefined;
   const prefix = ruleHost === undefined ? mirror.default : mirror.registries.get(ruleHost);
   if (prefix === undefined) {
     return { rewritten: false, reason: `unchanged: no rule for domain ${reference.domain}` };
@@ -78,13 +79,17 @@ export function decideRewrite(
 
 /**
  * The default mirror keeps images of many registries apart by putting the source host first in
- * the path: "registry.example.org:5000" becomes "registry.example.org-5000/". Returns undefined
- * for hosts that cannot be written as a path component (IPv6 literals).
+ * the path, with the port separated by "_": "registry.example.org:5000" becomes
+ * "registry.example.org_5000/". Host names cannot contain "_", so the mapping can be reversed.
+ * Returns undefined for hosts that cannot be written as a path component (IPv6 literals).
  */
 function hostAsPathComponent(host: string): string | undefined {
-  const component = host.toLowerCase().replace(":", "-");
-  return /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$/.test(component) ? `${component}/` : undefined;
+  const component = host.toLowerCase().replace(":", "_");
+  return PATH_COMPONENT.test(component) ? `${component}/` : undefined;
 }
+
+/** Matches one path component of the reference grammar. */
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$/;
 
 /**
  * Maps a mirrored image back to its source by the per-registry rules, so a node that holds the

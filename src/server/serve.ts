@@ -55,6 +55,8 @@ export interface RunningServer {
 // The API server abandons a webhook call after its timeoutSeconds, which Kubernetes caps at
 // 30 s, so a request that takes longer to arrive has no caller left to respond to.
 const HEADERS_TIMEOUT_MS = 10_000;
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 // Longer than Node's 5 s default so the API server can reuse one connection for many
 // admissions instead of paying a TLS handshake per pod.
@@ -85,6 +87,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...reloader.secureContextOptions,
       headersTimeout: HEADERS_TIMEOUT_MS,
       requestTimeout: REQUEST_TIMEOUT_MS,
+      // Node checks the two timeouts above only this often (30 s by default), so a slow client
+      // would otherwise keep its connection up to 30 s past them.
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+      // A client that opens TCP but never finishes the TLS handshake holds a socket; Node's
+      // default lets it do so for 120 s.
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       keepAlive: true,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     },
@@ -113,10 +121,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
+/** Raised when the server cannot bind its address, such as a port already in use. */
+export class ListenError extends Error {
+  constructor(message: string, options: { cause: Error }) {
+    super(message, options);
+    this.name = "ListenError";
+  }
+}
+
 function listen(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const fail = (err: Error) =>
-      reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
+    const fail = (err: NodeJS.ErrnoException) => {
+      const hint =
+        err.code === "EADDRINUSE"
+          ? "; another process uses the port: pick another with --port"
+          : "";
+      reject(
+        new ListenError(`cannot listen on ${host}:${port}: ${err.message}${hint}`, { cause: err }),
+      );
+    };
     server.once("error", fail);
     server.listen(port, host, () => {
       server.off("error", fail);

@@ -162,7 +162,7 @@ describe("pod mutation", () => {
     );
     assert.equal(
       result.containers[0]?.rewrittenImage,
-      "registry.example.com/cache/registry.example.org-5000/team/app:1",
+      "registry.example.com/cache/registry.example.org_5000/team/app:1",
     );
   });
 

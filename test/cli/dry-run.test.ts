@@ -184,3 +184,49 @@ describe("dry-run exit codes", () => {
     assert.match(child.stdout, /\/spec\/template\/spec\/containers\/0\/image/);
   });
 });
+
+describe("dry-run input edges", () => {
+  it("returns 2 for binary garbage", async () => {
+    const result = await dryRun(["-"], "\u0001\u0002garbage\u0003");
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /not a Kubernetes object/);
+  });
+
+  it("reads duplicate JSON keys as the server does", async () => {
+    const text =
+      '{"apiVersion":"v1","kind":"Pod","kind":"Pod","metadata":{"name":"a"},"spec":{"containers":[{"name":"a","image":"busybox","image":"nginx"}]}}';
+    const result = await dryRun(["--config", R1, "-o", "json", "-"], text);
+    assert.equal(result.code, 0, result.stderr);
+    const [entry] = JSON.parse(result.stdout) as JsonEntry[];
+    assert.equal(entry?.containers[0]?.image, "nginx");
+  });
+
+  it("names a missing pod template", async () => {
+    const text = JSON.stringify({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "d" },
+      spec: {},
+    });
+    const result = await dryRun(["-o", "json", "-"], text);
+    const [entry] = JSON.parse(result.stdout) as { skipReason?: string }[];
+    assert.match(entry?.skipReason ?? "", /no pod template at \/spec\/template/);
+  });
+
+  it("prints usage for --help", async () => {
+    const result = await dryRun(["--help"]);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /usage: kube-image-cache dry-run/);
+  });
+
+  it("prints several patches as one array", async () => {
+    const result = await dryRun(["--config", R1, "-o", "patch", WORKLOADS]);
+    const patches = JSON.parse(result.stdout) as unknown[][];
+    assert.equal(patches.length, 3);
+  });
+
+  it("returns 3 for a bad node snapshot", async () => {
+    const result = await dryRun(["--nodes", WORKLOADS, WORKLOADS]);
+    assert.equal(result.code, 3);
+  });
+});
