@@ -25,7 +25,7 @@ interface MirrorState {
   consecutiveFailures: number;
 }
 
-/** Probes mirrors in the background and tells which ones are unavailable. */
+/** Probes mirrors in the background and reports which ones are unavailable. */
 export class MirrorHealth {
   readonly #options: MirrorHealthOptions;
   readonly #logger: Logger;
@@ -65,8 +65,8 @@ export class MirrorHealth {
   }
 
   /**
-   * Returns the mirror hosts whose breaker is open. Reads state only and never waits; the set
-   * is replaced, not changed, on a transition, so a caller's copy stays consistent.
+   * Returns the mirror hosts whose breaker is open, without waiting. A transition replaces the
+   * set instead of changing it, so a set a caller already holds stays consistent.
    */
   unavailableMirrors(): ReadonlySet<string> {
     return this.#unavailable;
@@ -116,9 +116,9 @@ export class MirrorHealth {
   }
 
   /**
-   * Sends GET /v2/ and returns undefined when the mirror is up, else why not. 200 and 401 count
-   * as up: the OCI distribution spec has registries answer /v2/ with 200, or with 401 when they
-   * require authentication.
+   * Sends GET /v2/ and returns undefined when the mirror is up, else the reason it is not. 200 and
+   * 401 count as up, because the OCI distribution spec has registries return 200 for /v2/, or 401
+   * when they require authentication.
    */
   async #probe(host: string, stopped: AbortSignal): Promise<string | undefined> {
     const timeoutMs = this.#options.settings.timeoutMs;
@@ -132,7 +132,7 @@ export class MirrorHealth {
         },
         stopped,
       );
-      return status === 200 || status === 401 ? undefined : `GET /v2/ answered HTTP ${status}`;
+      return status === 200 || status === 401 ? undefined : `GET /v2/ returned HTTP ${status}`;
     } catch (error: unknown) {
       return describeProbeError(error, timeoutMs);
     }
