@@ -4,6 +4,7 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 import { InvalidConfigError } from "../config.ts";
+import { InvalidKubeconfigError } from "../inventory/cluster-errors.ts";
 import { InvalidNodeSnapshotError } from "../inventory/snapshot.ts";
 import { InvalidTlsFilesError } from "../server/tls.ts";
 import { UsageError } from "./args.ts";
@@ -24,9 +25,13 @@ export const EXIT = {
 export const USAGE = `Usage: kube-image-cache <command> [options]
 
 Commands:
-  serve         Run the admission webhook over HTTPS.
-                  --nodes FILE      node snapshot (NodeList JSON or YAML); required for now,
-                                    because reading nodes from the cluster is not built yet
+  serve         Run the admission webhook over HTTPS. Without --nodes it lists and watches the
+                cluster's nodes and pods, and /readyz reports ready once the nodes are listed.
+                  --nodes FILE      node snapshot (NodeList JSON or YAML) to serve instead of
+                                    watching the cluster
+                  --kubeconfig FILE kubeconfig for watching the cluster; default: the pod's
+                                    service account (in-cluster configuration)
+                  --context NAME    kubeconfig context to use instead of its current-context
                   --tls-cert FILE   PEM certificate chain (tls.crt), reloaded when it changes
                   --tls-key FILE    PEM private key (tls.key)
                   --config FILE     configuration (YAML or JSON); built-in defaults if absent
@@ -44,7 +49,7 @@ Commands:
   help          Show this text.
 
 Exit codes: 0 success, 1 internal error, 2 invalid arguments, 3 invalid configuration or
-input file (configuration, node snapshot, TLS files).
+input file (configuration, node snapshot, kubeconfig, TLS files).
 Environment: LOG_LEVEL sets the log level (fatal, error, warn, info, debug, trace, silent).
 `;
 
@@ -98,6 +103,7 @@ function isInvalidInput(error: unknown): error is Error {
   return (
     error instanceof InvalidConfigError ||
     error instanceof InvalidNodeSnapshotError ||
+    error instanceof InvalidKubeconfigError ||
     error instanceof InvalidTlsFilesError
   );
 }

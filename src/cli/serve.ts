@@ -1,7 +1,8 @@
-// `kube-image-cache serve`: loads the configuration and a node snapshot, then runs the HTTPS
-// webhook until SIGTERM or SIGINT.
+// `kube-image-cache serve`: loads the configuration, reads the nodes from a snapshot file or
+// watches them in the cluster, then runs the HTTPS webhook until SIGTERM or SIGINT.
 import type { MutationContext } from "../admission/contract.ts";
 import { defaultConfig, loadConfig, type Config } from "../config.ts";
+import type { ClusterInventoryOptions } from "../inventory/cluster.ts";
 import { loadNodeSnapshot } from "../inventory/snapshot.ts";
 import { rootLogger, type Logger } from "../logger.ts";
 import { startServer, type RunningServer } from "../server/serve.ts";
@@ -14,7 +15,12 @@ export const DEFAULT_HOST = "0.0.0.0";
 /** Everything `serve` needs, after its arguments are checked. */
 export interface ServeSettings {
   readonly configPath?: string;
-  readonly nodesPath: string;
+  /** A node snapshot file; without it the nodes and pods are watched in the cluster. */
+  readonly nodesPath?: string;
+  /** The kubeconfig for watching the cluster; without it, the in-cluster configuration. */
+  readonly kubeconfigPath?: string;
+  /** The kubeconfig context to use instead of its current-context. */
+  readonly context?: string;
   readonly tls: TlsFiles;
   readonly host: string;
   readonly port: number;
@@ -34,58 +40,151 @@ export function parseServeArgs(args: string[]): ServeSettings {
   const values = parseCommandArgs("serve", args, {
     config: { type: "string" },
     nodes: { type: "string" },
+    kubeconfig: { type: "string" },
+    context: { type: "string" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
     port: { type: "string" },
     host: { type: "string" },
   });
-  if (values.nodes === undefined || values.nodes === "") {
-    // TODO: serve from a live list-and-watch of the cluster's nodes when --nodes is absent.
+  if (values.nodes !== undefined && values.kubeconfig !== undefined) {
     throw new UsageError(
-      "serve: --nodes FILE is required because a live cluster inventory is not available yet; " +
-        "pass a node snapshot such as the output of `kubectl get nodes -o json`",
+      "serve: --nodes and --kubeconfig exclude each other; pass --nodes FILE to serve a fixed " +
+        "snapshot, or --kubeconfig FILE to watch the cluster",
+    );
+  }
+  if (values.context !== undefined && values.kubeconfig === undefined) {
+    throw new UsageError(
+      "serve: --context needs --kubeconfig FILE, because the in-cluster configuration has a " +
+        "single context",
     );
   }
 
   const certPath = requireOption("serve", "tls-cert", values["tls-cert"], "pass tls.crt");
   const keyPath = requireOption("serve", "tls-key", values["tls-key"], "pass tls.key");
   return {
-    ...(values.config !== undefined ? { configPath: values.config } : {}),
-    nodesPath: values.nodes,
+    ...(values.config === undefined ? {} : { configPath: values.config }),
+    ...(values.nodes === undefined ? {} : { nodesPath: values.nodes }),
+    ...(values.kubeconfig === undefined ? {} : { kubeconfigPath: values.kubeconfig }),
+    ...(values.context === undefined ? {} : { context: values.context }),
     tls: { certPath, keyPath },
     host: parseHost("serve", values.host, DEFAULT_HOST),
     port: parsePort("serve", values.port, DEFAULT_PORT),
   };
 }
 
+/** Settings of startFromSettings that tests change. */
+export interface StartExtras {
+  readonly tlsPollIntervalMs?: number;
+  /** Reconnection and staleness settings of the cluster inventory. */
+  readonly cluster?: Pick<
+    ClusterInventoryOptions,
+    "backoff" | "staleAfterMs" | "watchTimeoutSeconds"
+  >;
+}
+
 /**
- * Loads the configuration and node snapshot named in `settings` and starts the server.
- * Throws InvalidConfigError, InvalidNodeSnapshotError or InvalidTlsFilesError for bad files.
+ * Loads the configuration and the node source named in `settings` and starts the server.
+ * With a snapshot the server is ready at once. When it watches the cluster, /readyz waits for
+ * the first list of nodes, and closing the server also stops the watches. Throws
+ * InvalidConfigError, InvalidNodeSnapshotError, InvalidKubeconfigError or InvalidTlsFilesError
+ * for bad input.
  */
 export async function startFromSettings(
   settings: ServeSettings,
   logger: Logger,
-  extra: { readonly tlsPollIntervalMs?: number } = {},
+  extra: StartExtras = {},
 ): Promise<RunningServer> {
   const config: Config =
     settings.configPath === undefined ? defaultConfig() : loadConfig(settings.configPath);
-  const context: MutationContext = { config, inventory: loadNodeSnapshot(settings.nodesPath) };
+  const source =
+    settings.nodesPath === undefined
+      ? await watchCluster(settings, logger, extra.cluster)
+      : readSnapshot(settings.nodesPath, logger, settings.configPath);
+
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      config,
+      context: (): MutationContext => ({ config, ...source.current() }),
+      isReady: source.isReady,
+      tls: settings.tls,
+      logger,
+      host: settings.host,
+      port: settings.port,
+      ...(extra.tlsPollIntervalMs === undefined
+        ? {}
+        : { tlsPollIntervalMs: extra.tlsPollIntervalMs }),
+    });
+  } catch (error: unknown) {
+    await source.stop();
+    throw error;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    ...server,
+    close() {
+      // Requests in flight still read the inventory, so the watches stop after the server.
+      closing ??= server.close().finally(() => source.stop());
+      return closing;
+    },
+  };
+}
+
+/** A source of node data: the inventory and load for each request, and its readiness. */
+interface NodeSource {
+  readonly current: () => Pick<MutationContext, "inventory" | "load">;
+  readonly isReady: () => boolean;
+  readonly stop: () => Promise<void>;
+}
+
+function readSnapshot(nodesPath: string, logger: Logger, configPath?: string): NodeSource {
+  const inventory = loadNodeSnapshot(nodesPath);
   logger.info(
-    { config: settings.configPath ?? "built-in defaults", nodes: settings.nodesPath },
+    { config: configPath ?? "built-in defaults", nodes: nodesPath },
     "loaded configuration and node snapshot",
   );
+  // The snapshot is loaded before the server starts, so it is ready from the first request.
+  return { current: () => ({ inventory }), isReady: () => true, stop: () => Promise.resolve() };
+}
 
-  return startServer({
-    config,
-    context: () => context,
-    // The snapshot is loaded before the server starts, so it is ready from the first request.
-    isReady: () => true,
-    tls: settings.tls,
-    logger,
-    host: settings.host,
-    port: settings.port,
-    ...extra,
-  });
+/**
+ * Starts watching nodes and pods through the kubeconfig in `settings`, or the in-cluster
+ * configuration. The Kubernetes client is imported here, on first use, because loading it
+ * takes seconds and the other commands do not need it.
+ */
+async function watchCluster(
+  settings: ServeSettings,
+  logger: Logger,
+  tuning: StartExtras["cluster"] = {},
+): Promise<NodeSource> {
+  const { loadKubeconfig } = await import("../inventory/kube-client.ts");
+  const { ClusterInventory } = await import("../inventory/cluster.ts");
+  const { kubeconfigPath, context } = settings;
+  const kubeConfig = loadKubeconfig(
+    kubeconfigPath === undefined
+      ? { kind: "in-cluster" }
+      : { kind: "file", path: kubeconfigPath, ...(context === undefined ? {} : { context }) },
+  );
+  logger.info(
+    {
+      config: settings.configPath ?? "built-in defaults",
+      kubeconfig: kubeconfigPath ?? "in-cluster",
+      context: kubeConfig.getCurrentContext(),
+    },
+    "loaded configuration and kubeconfig",
+  );
+
+  // TODO: pass the server's metrics registry once startServer accepts one, so that /metrics
+  // shows the inventory metrics too. Until then ClusterInventory records none.
+  const cluster = new ClusterInventory({ kubeConfig, logger, ...tuning });
+  cluster.start();
+  return {
+    current: () => ({ inventory: cluster.inventory(), load: cluster.load() }),
+    isReady: () => cluster.isSynced(),
+    stop: () => cluster.stop(),
+  };
 }
 
 /**

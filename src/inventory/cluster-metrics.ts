@@ -3,7 +3,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 
 import type { Inventory } from "./inventory.ts";
 
-/** What the list-and-watch loops report, by resource ("nodes" or "pods"). */
+/** The recorder of list-and-watch events, by resource ("nodes" or "pods"). */
 export interface InventoryMetrics {
   restarted(resource: string): void;
   connected(resource: string, connected: boolean): void;

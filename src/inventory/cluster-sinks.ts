@@ -1,5 +1,5 @@
-// Where listed and watched objects go: nodes into the image index, pods into the node load.
-// Each keeps only its own summary of an object, never the object.
+// The sinks of listed and watched objects: nodes go into the image index, pods into the node
+// load. Each keeps only its own summary of an object, never the object.
 import type { NodeLoad } from "../locality/load.ts";
 import type { Logger } from "../logger.ts";
 import { field, stringField } from "../object-fields.ts";
@@ -100,7 +100,7 @@ export class PodSink implements ResourceSink {
     }
   }
 
-  /** A finished pod no longer holds its requests, even before the watch reports it gone. */
+  /** A finished pod no longer counts against its node, even before the watch reports it gone. */
   private record(record: PodLoad): void {
     if (record.finished) {
       this.load.deletePod(record.uid);

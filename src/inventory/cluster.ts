@@ -42,7 +42,7 @@ export const ACTIVE_POD_SELECTOR = "spec.nodeName!=,status.phase!=Succeeded,stat
 const DEFAULT_STALE_AFTER_MS = 30_000;
 // client-go's reflector backs off from 800 ms, doubling, up to 30 s.
 const DEFAULT_BACKOFF: BackoffSettings = { initialMs: 800, maxMs: 30_000 };
-// client-go's reflector asks for a random watch timeout between 5 and 10 minutes, which spreads
+// client-go's reflector requests a random watch timeout between 5 and 10 minutes, which spreads
 // the reconnections of many clients after an API server restart.
 const DEFAULT_WATCH_TIMEOUT_SECONDS = 300;
 const DEFAULT_PAGE_SIZE = 500;
@@ -105,30 +105,32 @@ export class ClusterInventory {
   async stop(): Promise<void> {
     const stopped = [this.nodes.stop(), this.pods.stop()];
     this.abort.abort();
-    clearTimeout(this.staleTimer);
     await Promise.all(stopped);
+    // The loops report their last disconnection before they end, which starts this timer.
+    clearTimeout(this.staleTimer);
   }
 
-  /** Whether the nodes have been listed at least once; /readyz waits for this. */
+  /** Returns true once the nodes have been listed. /readyz waits for this. */
   isSynced(): boolean {
     return this.nodes.isSynced();
   }
 
-  /** Whether both the node and the pod watch are connected now. */
+  /** Returns true while both the node and the pod watch are connected. */
   isWatching(): boolean {
     return this.nodes.isConnected() && this.pods.isConnected();
   }
 
   /**
-   * The node inventory; empty while the node watch has been down for longer than staleAfterMs,
-   * so that hints stop rather than follow nodes that may have changed.
+   * Returns the node inventory. While the node watch has been down for longer than
+   * staleAfterMs it returns an empty one, so hints stop rather than follow nodes that may have
+   * changed.
    */
   inventory(): Inventory {
     const since = this.disconnectedSince;
     return since !== undefined && Date.now() - since >= this.staleAfterMs ? this.empty : this.index;
   }
 
-  /** Requests of active pods per node, and the hints issued on top of them. */
+  /** Returns the requests of active pods per node, and the hints issued on top of them. */
   load(): NodeLoad {
     return this.nodeLoad;
   }
@@ -180,8 +182,8 @@ export class ClusterInventory {
       this.staleWarned = true;
       this.options.logger.warn(
         { staleAfterMs: this.staleAfterMs },
-        "node watch disconnected for longer than staleAfterMs; adding no node hints until it " +
-          "reconnects",
+        `node watch disconnected for ${this.staleAfterMs / 1000} s, so the node data may be ` +
+          "out of date; adding no node hints until it reconnects",
       );
     }, this.staleAfterMs);
     this.staleTimer.unref();

@@ -15,7 +15,7 @@ import { field, stringField } from "../object-fields.ts";
 import { ClusterRequestError, InvalidKubeconfigError } from "./cluster-errors.ts";
 import type { ListFunction, ListPage } from "./list-watch.ts";
 
-/** Where the API server address and credentials come from. */
+/** The source of the API server address and credentials. */
 export type KubeconfigSource =
   | { readonly kind: "in-cluster" }
   | { readonly kind: "file"; readonly path: string; readonly context?: string };
@@ -100,7 +100,7 @@ function hostnameOf(server: string): string | undefined {
   }
 }
 
-/** The API server URL of the kubeconfig's current context, for logs and error messages. */
+/** Returns the API server URL of the kubeconfig's current context, for logs and errors. */
 export function serverOf(kubeConfig: KubeConfig): string {
   return kubeConfig.getCurrentCluster()?.server ?? "(no cluster)";
 }

@@ -5,10 +5,11 @@ import type { Watch } from "@kubernetes/client-node";
 
 import type { Logger } from "../logger.ts";
 import { field, stringField } from "../object-fields.ts";
+import { WatchSession, type WatchEnd } from "./watch-session.ts";
 
 export type ChangeType = "ADDED" | "MODIFIED" | "DELETED";
 
-/** Receives the objects of one resource type; it keeps what it needs and drops the rest. */
+/** The receiver of one resource type's objects, which keeps what it needs and drops the rest. */
 export interface ResourceSink {
   /** Starts a relist: addListed follows for every listed object, then commitList. */
   beginList(): void;
@@ -22,7 +23,7 @@ export interface ResourceSink {
 export interface ListPage {
   readonly items: readonly unknown[];
   readonly resourceVersion: string;
-  /** The token for the next page; absent on the last page. */
+  /** The token for the next page, absent on the last page. */
   readonly continueToken?: string;
 }
 
@@ -59,14 +60,13 @@ export interface ListWatchOptions {
   readonly sink: ResourceSink;
   readonly logger: Logger;
   readonly backoff: BackoffSettings;
-  /** Shortest server-side watch timeout; each watch asks for a random one up to twice this. */
+  /** Shortest server-side watch timeout. Each watch requests a random one up to twice this. */
   readonly watchTimeoutSeconds: number;
   readonly hooks?: ListWatchHooks;
 }
 
-type Outcome =
-  | { readonly kind: "closed" | "expired" | "stopped" }
-  | { readonly kind: "failed"; readonly error: unknown };
+/** The end of one attempt, and whether it was healthy enough to reset the backoff. */
+type Attempt = WatchEnd & { readonly healthy: boolean };
 
 // A list larger than this many pages (of the caller's page size) is treated as a failure
 // rather than followed forever.
@@ -74,42 +74,44 @@ const MAX_LIST_PAGES = 10_000;
 // A watch that delivered an event or stayed open this long counts as healthy, and the backoff
 // starts again from its initial delay.
 const HEALTHY_WATCH_MS = 10_000;
-// Grace beyond the requested timeout before a silent watch is abandoned: the API server ends a
-// watch at its timeoutSeconds, so a longer silence means the connection is dead.
+// Grace beyond the requested timeout before a watch is abandoned: the API server ends a watch
+// at its timeoutSeconds, so a watch still open after that has lost its connection.
 const STALL_MARGIN_SECONDS = 30;
 
-/** A list-and-watch loop; start() runs it in the background until stop(). */
+/** A list-and-watch loop, which start() runs in the background until stop(). */
 export class ListWatch {
   private resourceVersion: string | undefined;
   private synced = false;
   private connected = false;
   private stopped = false;
   private failureStreak = 0;
+  /** Whether a failure was logged as a warning since the last connection. */
+  private warnedFailure = false;
   private running: Promise<void> | undefined;
-  private endWatch: ((outcome: Outcome) => void) | undefined;
+  private session: WatchSession | undefined;
   private wake: (() => void) | undefined;
 
   constructor(private readonly options: ListWatchOptions) {}
 
-  /** Starts the loop; later calls do nothing. */
+  /** Starts the loop. Later calls do nothing. */
   start(): void {
     this.running ??= this.run();
   }
 
-  /** Ends the loop and its open watch; resolves once the loop has returned. */
+  /** Ends the loop and its open watch, and resolves once the loop has returned. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.endWatch?.({ kind: "stopped" });
+    this.session?.end({ kind: "stopped" });
     this.wake?.();
     await this.running;
   }
 
-  /** Whether a full list has been delivered to the sink at least once. */
+  /** Returns true once a full list has been delivered to the sink. */
   isSynced(): boolean {
     return this.synced;
   }
 
-  /** Whether a watch connection is open now. */
+  /** Returns true while a watch connection is open. */
   isConnected(): boolean {
     return this.connected;
   }
@@ -123,12 +125,18 @@ export class ListWatch {
       if (this.stopped) {
         return;
       }
-      await this.sleep(this.delayAfter(outcome));
+      if (outcome.kind === "expired") {
+        this.resourceVersion = undefined;
+      }
+      this.failureStreak = outcome.healthy ? 0 : this.failureStreak + 1;
+      const delayMs = this.nextDelay();
+      this.logRetry(outcome, delayMs);
+      await this.sleep(delayMs);
     }
   }
 
   /** Lists if there is no resourceVersion to resume from, then watches until the watch ends. */
-  private async attempt(): Promise<Outcome & { healthy: boolean }> {
+  private async attempt(): Promise<Attempt> {
     try {
       const resourceVersion = this.resourceVersion ?? (await this.relist());
       return await this.watchOnce(resourceVersion);
@@ -169,74 +177,32 @@ export class ListWatch {
     throw new Error(`listing ${resource} did not end within ${MAX_LIST_PAGES} pages`);
   }
 
-  /** Watches from `resourceVersion` until the watch ends; never rejects. */
-  private watchOnce(resourceVersion: string): Promise<Outcome & { healthy: boolean }> {
-    const { watch, path, fieldSelector, watchTimeoutSeconds, resource } = this.options;
+  /** Watches from `resourceVersion` until the watch ends. Never rejects. */
+  private async watchOnce(resourceVersion: string): Promise<Attempt> {
+    const { watch, path, fieldSelector, watchTimeoutSeconds } = this.options;
     const timeoutSeconds = Math.round(watchTimeoutSeconds * (1 + Math.random()));
-    const query = {
-      resourceVersion,
-      allowWatchBookmarks: true,
-      timeoutSeconds,
-      ...(fieldSelector === undefined ? {} : { fieldSelector }),
-    };
-
-    return new Promise((resolve) => {
-      const openedAt = Date.now();
-      let events = 0;
-      let controller: AbortController | undefined;
-      const finish = (outcome: Outcome) => {
-        if (this.endWatch !== finish) {
-          return;
-        }
-        this.endWatch = undefined;
-        clearTimeout(stallTimer);
-        controller?.abort();
-        this.setConnected(false);
-        const healthy = events > 0 || Date.now() - openedAt >= HEALTHY_WATCH_MS;
-        resolve({ ...outcome, healthy });
-      };
-      this.endWatch = finish;
-      const stallTimer = setTimeout(
-        () => {
-          const error = new Error(
-            `watch of ${resource} still open ${STALL_MARGIN_SECONDS} s after its ` +
-              `${timeoutSeconds} s timeout; assuming the connection is dead`,
-          );
-          finish({ kind: "failed", error });
-        },
-        (timeoutSeconds + STALL_MARGIN_SECONDS) * 1000,
-      );
-
-      const onEvent = (type: string, object: unknown) => {
-        events += 1;
-        const outcome = this.handleEvent(type, object);
-        if (outcome !== undefined) {
-          finish(outcome);
-        }
-      };
-      const onDone = (error: unknown) => {
-        finish(
-          error === null || error === undefined ? { kind: "closed" } : { kind: "failed", error },
-        );
-      };
-      // NOTE: client-node only hands out the AbortController once the response headers arrive,
-      // so a connection attempt that hangs is abandoned by the stall timer, not aborted.
-      watch.watch(path, query, onEvent, onDone).then(
-        (result) => {
-          controller = result;
-          if (this.endWatch === finish) {
-            this.setConnected(true);
-          } else {
-            result.abort();
-          }
-        },
-        (error: unknown) => finish({ kind: "failed", error }),
-      );
+    this.session = new WatchSession({
+      watch,
+      path,
+      query: {
+        resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds,
+        ...(fieldSelector === undefined ? {} : { fieldSelector }),
+      },
+      stallAfterMs: (timeoutSeconds + STALL_MARGIN_SECONDS) * 1000,
+      onEvent: (type, object) => this.handleEvent(type, object),
+      onOpen: () => this.setConnected(true),
     });
+
+    const { end, events, durationMs } = await this.session.result;
+    this.session = undefined;
+    this.setConnected(false);
+    return { ...end, healthy: events > 0 || durationMs >= HEALTHY_WATCH_MS };
   }
 
-  /** Applies one watch event; returns how the watch ends when the event ends it. */
-  private handleEvent(type: string, object: unknown): Outcome | undefined {
+  /** Applies one watch event, and returns the watch's end when the event ends it. */
+  private handleEvent(type: string, object: unknown): WatchEnd | undefined {
     const { sink, resource, logger } = this.options;
     switch (type) {
       case "ADDED":
@@ -271,36 +237,28 @@ export class ListWatch {
     this.options.hooks?.onSync?.();
   }
 
-  /** Returns the delay before the next attempt and logs why there is one. */
-  private delayAfter(outcome: Outcome & { healthy: boolean }): number {
-    const { resource, logger, backoff } = this.options;
-    this.failureStreak = outcome.healthy ? 0 : this.failureStreak + 1;
-    const ceiling = Math.min(
-      backoff.maxMs,
-      backoff.initialMs * 2 ** Math.min(this.failureStreak, 30),
-    );
-    const delayMs = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+  /** Returns a random delay of half to all of initialMs doubled once per failure in a row. */
+  private nextDelay(): number {
+    const { initialMs, maxMs } = this.options.backoff;
+    const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(this.failureStreak, 30));
+    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+  }
 
+  /** Logs why the loop starts again: one warning per run of failures, the rest at debug. */
+  private logRetry(outcome: Attempt, retryInMs: number): void {
+    const { resource, logger } = this.options;
     if (outcome.kind === "expired") {
-      this.resourceVersion = undefined;
-      logger.info(
-        { resource, retryInMs: delayMs },
-        "resourceVersion expired (410 Gone); relisting",
-      );
+      logger.info({ resource, retryInMs }, "resourceVersion expired (410 Gone); relisting");
     } else if (outcome.kind === "failed") {
-      // One warning per run of failures; the retries that follow it are logged at debug.
-      const level = this.failureStreak <= 1 ? "warn" : "debug";
+      const level = this.warnedFailure ? "debug" : "warn";
+      this.warnedFailure = true;
       logger[level](
-        { resource, err: outcome.error, failures: this.failureStreak, retryInMs: delayMs },
+        { resource, err: outcome.error, failures: this.failureStreak, retryInMs },
         "list or watch failed; retrying",
       );
     } else {
-      logger.debug(
-        { resource, retryInMs: delayMs },
-        "watch closed by the API server; reconnecting",
-      );
+      logger.debug({ resource, retryInMs }, "watch closed by the API server; reconnecting");
     }
-    return delayMs;
   }
 
   private setConnected(connected: boolean): void {
@@ -308,7 +266,8 @@ export class ListWatch {
       return;
     }
     this.connected = connected;
-    if (connected && this.failureStreak > 0) {
+    if (connected && this.warnedFailure) {
+      this.warnedFailure = false;
       this.options.logger.info(
         { resource: this.options.resource, failures: this.failureStreak },
         "watch connected again",
@@ -331,7 +290,7 @@ export class ListWatch {
 }
 
 /** Reads the v1 Status of an ERROR event: 410 means the resourceVersion is too old. */
-function outcomeOfStatus(resource: string, status: unknown): Outcome {
+function outcomeOfStatus(resource: string, status: unknown): WatchEnd {
   if (field(status, "code") === 410) {
     return { kind: "expired" };
   }

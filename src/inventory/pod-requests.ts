@@ -4,7 +4,7 @@ import { arrayField, field, stringField } from "../object-fields.ts";
 import type { Resources } from "./inventory.ts";
 import { parseMilliCpu, parseQuantity } from "./quantity.ts";
 
-/** What the node load records about one pod. */
+/** The record the node load keeps of one pod. */
 export interface PodLoad {
   readonly uid: string;
   /** spec.nodeName; absent while the pod is not scheduled. */
@@ -70,8 +70,8 @@ export function podRequests(pod: unknown): Resources {
 /**
  * Requests the kubelet reports in status.containerStatuses[].resources after an in-place
  * resize. The scheduler counts the larger of these and the spec while a resize is in progress.
- * NOTE: when a resize is infeasible the scheduler counts the status alone; that case is not
- * told apart here, so such a pod counts its larger spec requests.
+ * NOTE: when a resize is infeasible the scheduler counts the status alone. That case is not
+ * detected here, so such a pod counts its larger spec requests.
  */
 function resizedRequests(status: unknown): Map<string, Resources> {
   const requests = new Map<string, Resources>();

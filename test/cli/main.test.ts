@@ -43,12 +43,19 @@ describe("command line", () => {
     assert.match(io.errors(), /unknown command "server"/);
   });
 
-  test("serve without nodes exits 2", async () => {
+  test("serve nodes with kubeconfig exits 2", async () => {
+    const io = captureIo();
+    const args = ["serve", ...nodesArgs, "--kubeconfig", "kubeconfig", ...tlsArgs];
+
+    assert.equal(await runCli(args, io), 2);
+    assert.match(io.errors(), /--nodes and --kubeconfig exclude each other/);
+  });
+
+  test("serve context without kubeconfig exits 2", async () => {
     const io = captureIo();
 
-    assert.equal(await runCli(["serve", ...tlsArgs], io), 2);
-    assert.match(io.errors(), /--nodes FILE is required/);
-    assert.match(io.errors(), /live cluster inventory is not available yet/);
+    assert.equal(await runCli(["serve", "--context", "prod", ...tlsArgs], io), 2);
+    assert.match(io.errors(), /--context needs --kubeconfig FILE/);
   });
 
   test("serve without key exits 2", async () => {
