@@ -52,6 +52,8 @@ export interface Config {
   /** Access settings per registry host (the mirror host for rewritten images). */
   readonly registries: ReadonlyMap<string, RegistryAccess>;
   readonly registry: {
+    /** When false, no registry is contacted: hints match whole images only. */
+    readonly enabled: boolean;
     /** Timeout of one registry HTTP call, in milliseconds. */
     readonly timeoutMs: number;
     /** How long one admission may wait for missing manifests; 0 reads the cache only. */
@@ -62,6 +64,8 @@ export interface Config {
     readonly manifestCacheBytes: number;
   };
   readonly mirrorHealth: {
+    /** When false, mirrors are not probed and always count as available. */
+    readonly enabled: boolean;
     /** Seconds between probes of each mirror's /v2/ endpoint. */
     readonly intervalSeconds: number;
     /** Consecutive failed probes after which a mirror counts as unavailable. */
@@ -211,8 +215,8 @@ export function validateConfig(raw: unknown, source: string): Config {
     affinity: numbers(raw, "affinity", problems) as Config["affinity"],
     server: numbers(raw, "server", problems) as Config["server"],
     registries: readRegistries(raw["registries"], problems),
-    registry: numbers(raw, "registry", problems) as Config["registry"],
-    mirrorHealth: numbers(raw, "mirrorHealth", problems) as Config["mirrorHealth"],
+    registry: switchable(raw, "registry", problems) as Config["registry"],
+    mirrorHealth: switchable(raw, "mirrorHealth", problems) as Config["mirrorHealth"],
     balance: {
       enabled: booleanField(balance, "enabled", "balance", true, problems),
       ...(readNumbers(balance, "balance", BALANCE_NUMBERS, problems) as Omit<
@@ -242,6 +246,20 @@ function checkedSection(raw: Raw, key: string, known: readonly string[], problem
   const value = section(raw, key, key, problems);
   reportUnknownKeys(value, known, key, problems);
   return value;
+}
+
+/** A numeric section with an `enabled` switch (default true). */
+function switchable(
+  raw: Raw,
+  key: "registry" | "mirrorHealth",
+  problems: string[],
+): Record<string, number | boolean> {
+  const settings = NUMBERS[key];
+  const section = checkedSection(raw, key, ["enabled", ...Object.keys(settings)], problems);
+  return {
+    enabled: booleanField(section, "enabled", key, true, problems),
+    ...readNumbers(section, key, settings, problems),
+  };
 }
 
 function numbers(raw: Raw, key: NumericSections, problems: string[]): Record<string, number> {

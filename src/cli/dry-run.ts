@@ -10,11 +10,12 @@ import type { MutationContext, MutationResult } from "../admission/contract.ts";
 import { mutatePod } from "../admission/pod-mutation.ts";
 import { reviewAdmission, serializeReview } from "../admission/review.ts";
 import { patchUnderPath } from "../admission/patch.ts";
-import { defaultConfig, InvalidConfigError, loadConfig } from "../config.ts";
-import { buildInventory } from "../inventory/inventory.ts";
-import { InvalidNodeSnapshotError, loadNodeSnapshot } from "../inventory/snapshot.ts";
+import { InvalidConfigError } from "../config.ts";
+import { ClusterRequestError, InvalidKubeconfigError } from "../inventory/cluster-errors.ts";
+import { InvalidNodeSnapshotError } from "../inventory/snapshot.ts";
 import { field, stringField } from "../object-fields.ts";
 import { UsageError } from "./args.ts";
+import { loadDryRunContext, type ContextSources } from "./dry-run-context.ts";
 import { formatSummary } from "./dry-run-format.ts";
 import type { CliIo } from "./io.ts";
 import { classifyDocuments, describeObject, valueAtPath, type InputItem } from "./workloads.ts";
@@ -30,9 +31,11 @@ export interface DryRunEntry {
   readonly review?: Record<string, unknown>;
 }
 
-export const DRY_RUN_USAGE = `usage: kube-image-cache dry-run [--config FILE] [--nodes FILE] [-n NAMESPACE] [-o FORMAT] FILE|-
+export const DRY_RUN_USAGE = `usage: kube-image-cache dry-run [--config FILE] [--nodes FILE | --kubeconfig FILE [--context NAME]] [--offline] [-n NAMESPACE] [-o FORMAT] FILE|-
   --config FILE     configuration (YAML or JSON); default: built-in defaults, which rewrite nothing
   --nodes FILE      node snapshot (a NodeList); default: none, so no hints and no cold images
+  --kubeconfig FILE list the cluster's nodes once instead (--context NAME picks a context)
+  --offline         read no image manifests from registries; hints then match whole images
   -n, --namespace   namespace for objects that do not name one; default: "default"
   -o, --output      summary (default), patch, pod, review (AdmissionReview input only) or json
   FILE|-            a Pod, workload, List, multi-document YAML or AdmissionReview; - reads stdin`;
@@ -45,9 +48,10 @@ export async function runDryRun(args: string[], io: CliIo): Promise<number> {
   }
   try {
     const options = parseDryRunArgs(args);
-    const context = loadContext(options.config, options.nodes);
     const text = await readInput(options.file, io);
-    const entries = processItems(parseDocuments(text, options.file), options.namespace, context);
+    const documents = parseDocuments(text, options.file);
+    const context = await loadDryRunContext(options.sources, documents);
+    const entries = processItems(documents, options.namespace, context);
     io.stdout.write(render(entries, options.output, options.file));
     return 0;
   } catch (error: unknown) {
@@ -57,8 +61,7 @@ export async function runDryRun(args: string[], io: CliIo): Promise<number> {
 
 interface DryRunOptions {
   readonly file: string;
-  readonly config?: string;
-  readonly nodes?: string;
+  readonly sources: ContextSources;
   readonly namespace: string;
   readonly output: OutputFormat;
 }
@@ -73,6 +76,9 @@ function parseDryRunArgs(args: string[]): DryRunOptions {
       options: {
         config: { type: "string" },
         nodes: { type: "string" },
+        kubeconfig: { type: "string" },
+        context: { type: "string" },
+        offline: { type: "boolean" },
         namespace: { type: "string", short: "n" },
         output: { type: "string", short: "o" },
       },
@@ -94,23 +100,24 @@ function parseDryRunArgs(args: string[]): DryRunOptions {
       `dry-run: -o "${output}" is not an output format; expected one of ${OUTPUT_FORMATS.join(", ")}`,
     );
   }
+  if (values.nodes !== undefined && values.kubeconfig !== undefined) {
+    throw new UsageError("dry-run: --nodes and --kubeconfig exclude each other; pass one");
+  }
+  if (values.context !== undefined && values.kubeconfig === undefined) {
+    throw new UsageError("dry-run: --context needs --kubeconfig FILE");
+  }
   return {
     file: positionals[0],
     namespace: values.namespace ?? "default",
     output: output as OutputFormat,
-    ...(values.config === undefined ? {} : { config: values.config }),
-    ...(values.nodes === undefined ? {} : { nodes: values.nodes }),
+    sources: {
+      offline: values.offline === true,
+      ...(values.config === undefined ? {} : { configPath: values.config }),
+      ...(values.nodes === undefined ? {} : { nodesPath: values.nodes }),
+      ...(values.kubeconfig === undefined ? {} : { kubeconfigPath: values.kubeconfig }),
+      ...(values.context === undefined ? {} : { kubeContext: values.context }),
+    },
   };
-}
-
-function loadContext(
-  configPath: string | undefined,
-  nodesPath: string | undefined,
-): MutationContext {
-  const config = configPath === undefined ? defaultConfig() : loadConfig(configPath);
-  const inventory =
-    nodesPath === undefined ? buildInventory([]).inventory : loadNodeSnapshot(nodesPath);
-  return { config, inventory };
 }
 
 async function readInput(file: string, io: CliIo): Promise<string> {
@@ -309,9 +316,17 @@ function reportError(error: unknown, io: CliIo): number {
     io.stderr.write(`${error.message}\n`);
     return 2;
   }
-  if (error instanceof InvalidConfigError || error instanceof InvalidNodeSnapshotError) {
+  if (
+    error instanceof InvalidConfigError ||
+    error instanceof InvalidNodeSnapshotError ||
+    error instanceof InvalidKubeconfigError
+  ) {
     io.stderr.write(`${error.message}\n`);
     return 3;
+  }
+  if (error instanceof ClusterRequestError) {
+    io.stderr.write(`dry-run: cannot list nodes: ${error.message}\n`);
+    return 1;
   }
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
   io.stderr.write(`dry-run: internal error: ${detail}\n`);

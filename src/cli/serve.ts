@@ -1,10 +1,15 @@
 // `kube-image-cache serve`: loads the configuration, reads the nodes from a snapshot file or
 // watches them in the cluster, then runs the HTTPS webhook until SIGTERM or SIGINT.
+import { Registry } from "prom-client";
+
 import type { MutationContext } from "../admission/contract.ts";
 import { defaultConfig, loadConfig, type Config } from "../config.ts";
 import type { ClusterInventoryOptions } from "../inventory/cluster.ts";
-import { loadNodeSnapshot } from "../inventory/snapshot.ts";
+import type { Inventory } from "../inventory/inventory.ts";
+import { loadNodeSnapshotWithProblems } from "../inventory/snapshot.ts";
+import type { NodeLoad } from "../locality/load.ts";
 import { rootLogger, type Logger } from "../logger.ts";
+import { LocalityRuntime } from "../server/locality-runtime.ts";
 import { startServer, type RunningServer } from "../server/serve.ts";
 import type { TlsFiles } from "../server/tls.ts";
 import { parseCommandArgs, parseHost, parsePort, requireOption, UsageError } from "./args.ts";
@@ -76,6 +81,8 @@ export function parseServeArgs(args: string[]): ServeSettings {
 /** Settings of startFromSettings that tests change. */
 export interface StartExtras {
   readonly tlsPollIntervalMs?: number;
+  /** How often the node layer index may be rebuilt; default 5 s. */
+  readonly indexIntervalMs?: number;
   /** Reconnection and staleness settings of the cluster inventory. */
   readonly cluster?: Pick<
     ClusterInventoryOptions,
@@ -97,27 +104,41 @@ export async function startFromSettings(
 ): Promise<RunningServer> {
   const config: Config =
     settings.configPath === undefined ? defaultConfig() : loadConfig(settings.configPath);
+  const registry = new Registry();
   const source =
     settings.nodesPath === undefined
-      ? await watchCluster(settings, logger, extra.cluster)
+      ? await watchCluster(settings, logger, registry, extra.cluster)
       : readSnapshot(settings.nodesPath, logger, settings.configPath);
+  const runtime = new LocalityRuntime({
+    config,
+    inventory: () => source.current().inventory,
+    load: () => source.current().load,
+    metrics: registry,
+    logger,
+    ...(extra.indexIntervalMs === undefined ? {} : { indexIntervalMs: extra.indexIntervalMs }),
+  });
+  const stopBackground = (): Promise<void> =>
+    Promise.all([runtime.stop(), source.stop()]).then(() => undefined);
 
   let server: RunningServer;
   try {
+    runtime.start();
     server = await startServer({
       config,
-      context: (): MutationContext => ({ config, ...source.current() }),
+      context: (): MutationContext => runtime.context(),
+      review: (body) => runtime.review(body),
       isReady: source.isReady,
       tls: settings.tls,
       logger,
       host: settings.host,
       port: settings.port,
+      registry,
       ...(extra.tlsPollIntervalMs === undefined
         ? {}
         : { tlsPollIntervalMs: extra.tlsPollIntervalMs }),
     });
   } catch (error: unknown) {
-    await source.stop();
+    await stopBackground();
     throw error;
   }
 
@@ -125,8 +146,8 @@ export async function startFromSettings(
   return {
     ...server,
     close() {
-      // Requests in flight still read the inventory, so the watches stop after the server.
-      closing ??= server.close().finally(() => source.stop());
+      // Requests in flight still read the inventory, so background work stops after the server.
+      closing ??= server.close().finally(stopBackground);
       return closing;
     },
   };
@@ -134,17 +155,27 @@ export async function startFromSettings(
 
 /** A source of node data: the inventory and load for each request, and its readiness. */
 interface NodeSource {
-  readonly current: () => Pick<MutationContext, "inventory" | "load">;
+  readonly current: () => { readonly inventory: Inventory; readonly load?: NodeLoad };
   readonly isReady: () => boolean;
   readonly stop: () => Promise<void>;
 }
 
 function readSnapshot(nodesPath: string, logger: Logger, configPath?: string): NodeSource {
-  const inventory = loadNodeSnapshot(nodesPath);
+  const { inventory, problems } = loadNodeSnapshotWithProblems(nodesPath);
   logger.info(
-    { config: configPath ?? "built-in defaults", nodes: nodesPath },
+    {
+      config: configPath ?? "built-in defaults",
+      nodes: nodesPath,
+      nodeCount: inventory.nodes.length,
+    },
     "loaded configuration and node snapshot",
   );
+  if (problems.length > 0) {
+    logger.warn(
+      { nodes: nodesPath, count: problems.length, first: problems.slice(0, 5) },
+      "node snapshot entries skipped",
+    );
+  }
   // The snapshot is loaded before the server starts, so it is ready from the first request.
   return { current: () => ({ inventory }), isReady: () => true, stop: () => Promise.resolve() };
 }
@@ -157,6 +188,7 @@ function readSnapshot(nodesPath: string, logger: Logger, configPath?: string): N
 async function watchCluster(
   settings: ServeSettings,
   logger: Logger,
+  registry: Registry,
   tuning: StartExtras["cluster"] = {},
 ): Promise<NodeSource> {
   const { loadKubeconfig } = await import("../inventory/kube-client.ts");
@@ -176,9 +208,7 @@ async function watchCluster(
     "loaded configuration and kubeconfig",
   );
 
-  // TODO: pass the server's metrics registry once startServer accepts one, so that /metrics
-  // shows the inventory metrics too. Until then ClusterInventory records none.
-  const cluster = new ClusterInventory({ kubeConfig, logger, ...tuning });
+  const cluster = new ClusterInventory({ kubeConfig, logger, registry, ...tuning });
   cluster.start();
   return {
     current: () => ({ inventory: cluster.inventory(), load: cluster.load() }),

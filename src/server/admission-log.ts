@@ -104,6 +104,10 @@ export function logReviewed(
       ...(result.skipReason !== undefined ? { skipReason: result.skipReason } : {}),
       ...containers,
       preferredNodes: result.preferredNodes.map(({ node, weight }) => ({ node, weight })),
+      ...(result.localityBasis !== undefined
+        ? { hintBasis: result.localityBasis, hintReason: result.localityReason }
+        : {}),
+      ...(result.warmShare !== undefined ? { warmShare: round(result.warmShare) } : {}),
       coldImages: result.coldImages,
       ...(result.warnings.length > 0 ? { warnings: result.warnings } : {}),
       durationMs: Math.round(durationMs * 1000) / 1000,
@@ -138,4 +142,8 @@ function objectAt(value: unknown, key: string): Record<string, unknown> | undefi
   return typeof child === "object" && child !== null && !Array.isArray(child)
     ? (child as Record<string, unknown>)
     : undefined;
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
 }

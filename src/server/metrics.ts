@@ -35,11 +35,13 @@ export interface ServerMetrics {
 }
 
 /**
- * Creates a registry with the admission metrics and Node's default process metrics.
- * `deadlineMs` is the admission deadline; the duration buckets end there.
+ * Registers the admission metrics and Node's default process metrics, on a new registry unless
+ * one is given. `deadlineMs` is the admission deadline; the duration buckets end there.
  */
-export function createServerMetrics(deadlineMs: number): ServerMetrics {
-  const registry = new Registry();
+export function createServerMetrics(
+  deadlineMs: number,
+  registry: Registry = new Registry(),
+): ServerMetrics {
   collectDefaultMetrics({ register: registry });
 
   const requests = new Counter({

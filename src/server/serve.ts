@@ -4,6 +4,8 @@ import { createServer, type Server } from "node:https";
 import type { ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
+import type { Registry } from "prom-client";
+
 import type { MutationContext } from "../admission/contract.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../logger.ts";
@@ -36,6 +38,8 @@ export interface ServerOptions {
   readonly shutdownTimeoutMs?: number;
   /** Replaces the admission pipeline; defaults to reviewAdmission. */
   readonly review?: ReviewFunction;
+  /** Metrics registry shared with background components; a new one when absent. */
+  readonly registry?: Registry;
 }
 
 /** A listening server. */
@@ -78,7 +82,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     context: options.context,
     isReady: options.isReady,
     logger,
-    metrics: createServerMetrics(config.server.deadlineMs),
+    metrics: createServerMetrics(config.server.deadlineMs, options.registry),
     ...(options.review !== undefined ? { review: options.review } : {}),
   });
 

@@ -11,7 +11,7 @@ import { checkAdmissionCase } from "../support/admission-expectations.ts";
 import { fixturePath, loadCases } from "../support/cases.ts";
 import { validateObject } from "../support/schema.ts";
 
-const R1 = fixturePath("cases/r1-config.yaml");
+const R1 = fixturePath("configs/r1-offline.yaml");
 const C1 = fixturePath("cases/c1-nodes.json");
 const WORKLOADS = fixturePath("objects/deployment.yaml");
 

@@ -15,6 +15,7 @@ import { metricValue } from "../support/registry-metrics.ts";
 // A probe timeout far above a local registry's response time, so a busy test machine does not fail
 // the probes that should succeed.
 const SETTINGS: Config["mirrorHealth"] = {
+  enabled: true,
   intervalSeconds: 1,
   failureThreshold: 2,
   timeoutMs: 1000,

@@ -26,6 +26,7 @@ import { startRegistryProxy, type RegistryProxy } from "../support/registry-prox
 import { metricValue } from "../support/registry-metrics.ts";
 
 const SETTINGS: Config["registry"] = {
+  enabled: true,
   timeoutMs: 5000,
   admissionBudgetMs: 0,
   tagTtlSeconds: 300,

@@ -55,6 +55,7 @@ describe("unresponsive registry", () => {
     const store = new ManifestStore({
       registries: registries(),
       settings: {
+        enabled: true,
         timeoutMs: TIMEOUT_MS,
         admissionBudgetMs: 0,
         tagTtlSeconds: 300,

@@ -20,7 +20,7 @@ import { validateObject } from "../support/schema.ts";
 import { send } from "./https-client.ts";
 import { captureLogs } from "./test-server.ts";
 
-const R1 = fixturePath("cases/r1-config.yaml");
+const R1 = fixturePath("configs/r1-offline.yaml");
 const C1 = fixturePath("cases/c1-nodes.json");
 
 describe("admission cases over HTTPS", () => {
