@@ -100,6 +100,21 @@ function parseDryRunArgs(args: string[]): DryRunOptions {
       `dry-run: -o "${output}" is not an output format; expected one of ${OUTPUT_FORMATS.join(", ")}`,
     );
   }
+  return {
+    file: positionals[0],
+    namespace: values.namespace ?? "default",
+    output: output as OutputFormat,
+    sources: contextSources(values),
+  };
+}
+
+function contextSources(values: {
+  config?: string;
+  nodes?: string;
+  kubeconfig?: string;
+  context?: string;
+  offline?: boolean;
+}): ContextSources {
   if (values.nodes !== undefined && values.kubeconfig !== undefined) {
     throw new UsageError("dry-run: --nodes and --kubeconfig exclude each other; pass one");
   }
@@ -107,16 +122,11 @@ function parseDryRunArgs(args: string[]): DryRunOptions {
     throw new UsageError("dry-run: --context needs --kubeconfig FILE");
   }
   return {
-    file: positionals[0],
-    namespace: values.namespace ?? "default",
-    output: output as OutputFormat,
-    sources: {
-      offline: values.offline === true,
-      ...(values.config === undefined ? {} : { configPath: values.config }),
-      ...(values.nodes === undefined ? {} : { nodesPath: values.nodes }),
-      ...(values.kubeconfig === undefined ? {} : { kubeconfigPath: values.kubeconfig }),
-      ...(values.context === undefined ? {} : { kubeContext: values.context }),
-    },
+    offline: values.offline === true,
+    ...(values.config === undefined ? {} : { configPath: values.config }),
+    ...(values.nodes === undefined ? {} : { nodesPath: values.nodes }),
+    ...(values.kubeconfig === undefined ? {} : { kubeconfigPath: values.kubeconfig }),
+    ...(values.context === undefined ? {} : { kubeContext: values.context }),
   };
 }
 

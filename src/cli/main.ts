@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import { InvalidConfigError } from "../config.ts";
 import { InvalidKubeconfigError } from "../inventory/cluster-errors.ts";
 import { InvalidNodeSnapshotError } from "../inventory/snapshot.ts";
+import { ListenError } from "../server/serve.ts";
 import { InvalidTlsFilesError } from "../server/tls.ts";
 import { UsageError } from "./args.ts";
 import { runCerts } from "./certs.ts";
@@ -46,6 +47,7 @@ Commands:
                   --dns NAME        DNS name the certificate is valid for (repeatable)
                   --ip ADDR         IP address the certificate is valid for (repeatable)
   dry-run       Show the decisions and the patch for AdmissionReviews or pods, without a server.
+                Run "kube-image-cache dry-run --help" for its options.
   help          Show this text.
 
 Exit codes: 0 success, 1 internal error, 2 invalid arguments, 3 invalid configuration or
@@ -85,7 +87,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
 
 /** Writes the error to standard error and returns the exit code for its kind. */
 function reportFailure(error: unknown, io: CliIo): number {
-  if (error instanceof UsageError) {
+  if (error instanceof UsageError || error instanceof ListenError) {
     io.stderr.write(`kube-image-cache: ${error.message}\n`);
     return EXIT.invalidArguments;
   }

@@ -3,9 +3,11 @@
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
+import { writeDevCertificates } from "../../src/cli/certs.ts";
 import { runCli } from "../../src/cli/main.ts";
 import { LOCAL_DEFAULTS } from "../../src/cli/start-local.ts";
 import { captureIo } from "./capture-io.ts";
@@ -103,5 +105,32 @@ describe("command line", () => {
 
     assert.equal(await runCli(["serve", "--nodes", missing, ...tlsArgs], io), 3);
     assert.match(io.errors(), /no-such-nodes\.json/);
+  });
+});
+
+describe("port in use", () => {
+  test("serve exits 2 naming --port", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const address = blocker.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    const directory = await mkdtemp(join(tmpdir(), "kube-image-cache-port-"));
+    try {
+      await writeDevCertificates(directory, {
+        dnsNames: ["localhost"],
+        ipAddresses: ["127.0.0.1"],
+      });
+      const io = captureIo();
+      const args = [
+        ...["serve", "--config", LOCAL_DEFAULTS.configPath, "--nodes", LOCAL_DEFAULTS.nodesPath],
+        ...["--tls-cert", join(directory, "tls.crt"), "--tls-key", join(directory, "tls.key")],
+        ...["--host", "127.0.0.1", "--port", String(port)],
+      ];
+      assert.equal(await runCli(args, io), 2);
+      assert.match(io.errors(), /pick another with --port/);
+    } finally {
+      blocker.close();
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });
