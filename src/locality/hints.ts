@@ -94,7 +94,13 @@ function rankingFor(
 ): Ranking {
   const { inventory, nodeLayers } = inputs;
   const constraints = readConstraints(spec);
-  const key = `${images.map((image) => formatReference(image.mirrored ?? image.original)).join(" ")}\u0000${JSON.stringify(constraints)}`;
+  // Both names of each image are in the key: they decide which nodes hold it.
+  const names = images.map((image) =>
+    [image.original, image.mirrored]
+      .map((name) => (name === undefined ? "" : formatReference(name)))
+      .join(">"),
+  );
+  const key = `${names.join(" ")}\u0000${JSON.stringify(constraints)}`;
   let cache = rankings.get(inventory);
   if (
     cache === undefined ||

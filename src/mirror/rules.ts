@@ -92,21 +92,36 @@ function hostAsPathComponent(host: string): string | undefined {
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$/;
 
 /**
- * Maps a mirrored image back to its source by the per-registry rules, so a node that holds the
- * upstream name still counts as warm. Images under the default prefix are not mapped back.
+ * Maps a mirrored image back to its source, by the per-registry rules or the default prefix's
+ * host component, so a node that reports the upstream name still counts as warm on a second pass.
  */
 function upstreamOf(
   reference: ImageReference,
   mirror: Config["mirror"],
 ): ImageReference | undefined {
+  const domain = reference.domain.toLowerCase();
   for (const [host, prefix] of mirror.registries) {
     const target = splitTarget(prefix);
     const start = `${target.pathPrefix}/`;
-    if (reference.domain === target.host && reference.path.startsWith(start)) {
+    if (domain === target.host && reference.path.startsWith(start)) {
       return { ...reference, domain: host, path: reference.path.slice(start.length) };
     }
   }
-  return undefined;
+  if (mirror.default === undefined) {
+    return undefined;
+  }
+  const target = splitTarget(mirror.default);
+  const start = `${target.pathPrefix}/`;
+  if (domain !== target.host || !reference.path.startsWith(start)) {
+    return undefined;
+  }
+  const rest = reference.path.slice(start.length);
+  const slash = rest.indexOf("/");
+  if (slash <= 0) {
+    return undefined;
+  }
+  const host = rest.slice(0, slash).replace("_", ":");
+  return { ...reference, domain: host, path: rest.slice(slash + 1) };
 }
 
 /** True when the host is the host of any mirror target (rules or default). */
