@@ -32,7 +32,8 @@ export async function loadDryRunContext(
   const config =
     sources.configPath === undefined ? defaultConfig() : loadConfig(sources.configPath);
   const inventory = await loadInventory(sources);
-  if (sources.offline || !config.registry.enabled) {
+  // Without nodes there is nothing to match layers against, so no registry is contacted.
+  if (sources.offline || !config.registry.enabled || inventory.nodes.length === 0) {
     return { config, inventory };
   }
   const store = new ManifestStore({
