@@ -220,7 +220,8 @@ function finish(
   };
 }
 
-function skipped(pod: unknown, reason: string): MutationResult {
+/** The result for an object left alone as a whole, with the reason. */
+export function skipped(pod: unknown, reason: string): MutationResult {
   return {
     patch: [],
     object: pod,

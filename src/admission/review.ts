@@ -2,7 +2,7 @@
 // pod mutation and build the response. Pure and synchronous; the server and dry-run share it.
 import { field, isObject, stringField } from "../object-fields.ts";
 import type { MutationContext, MutationResult, RequestSummary, ReviewOutcome } from "./contract.ts";
-import { mutatePod, type MutationMode } from "./pod-mutation.ts";
+import { mutatePod, skipped, type MutationMode } from "./pod-mutation.ts";
 
 /** Review versions we answer; the response must carry the request's own apiVersion. */
 const SUPPORTED_VERSIONS = new Set(["admission.k8s.io/v1", "admission.k8s.io/v1beta1"]);
@@ -18,7 +18,7 @@ export function reviewAdmission(body: unknown, context: MutationContext): Review
   const mode = requestMode(request);
   const result =
     typeof mode === "string"
-      ? skippedRequest(field(request, "object"), mode)
+      ? skipped(field(request, "object"), mode)
       : mutatePod(field(request, "object"), namespaceOf(request), mode, {
           ...context,
           tieBreakSeed: summary.uid,
@@ -110,18 +110,6 @@ function summarise(request: Record<string, unknown>): RequestSummary {
     uid: stringField(request, "uid") ?? "",
     dryRun: field(request, "dryRun") === true,
     ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)),
-  };
-}
-
-function skippedRequest(object: unknown, reason: string): MutationResult {
-  return {
-    patch: [],
-    object,
-    skipReason: reason,
-    containers: [],
-    preferredNodes: [],
-    coldImages: [],
-    warnings: [],
   };
 }
 

@@ -7,7 +7,7 @@ import jsonpatch from "fast-json-patch";
 import { parseAllDocuments } from "yaml";
 
 import type { MutationContext, MutationResult } from "../admission/contract.ts";
-import { mutatePod } from "../admission/pod-mutation.ts";
+import { mutatePod, skipped } from "../admission/pod-mutation.ts";
 import { reviewAdmission, serializeReview } from "../admission/review.ts";
 import { patchUnderPath } from "../admission/patch.ts";
 import { InvalidConfigError } from "../config.ts";
@@ -235,7 +235,7 @@ function processItem(
     case "unsupported":
       return {
         label: describeObject(item.object, undefined),
-        result: unsupported(item.object, item.reason),
+        result: skipped(item.object, item.reason),
       };
   }
 }
@@ -250,7 +250,7 @@ function mutateTemplate(
   const template = valueAtPath(workload, templatePath);
   if (typeof template !== "object" || template === null) {
     const kind = String(workload["kind"]);
-    return unsupported(workload, `${kind} has no pod template at ${templatePath}`);
+    return skipped(workload, `${kind} has no pod template at ${templatePath}`);
   }
   const result = mutatePod(template, namespace, { kind: "create" }, context);
   const patch = patchUnderPath(result.patch, templatePath);
@@ -259,18 +259,6 @@ function mutateTemplate(
       ? workload
       : jsonpatch.applyPatch(structuredClone(workload), patch, false, true).newDocument;
   return { ...result, patch, object };
-}
-
-function unsupported(object: unknown, reason: string): MutationResult {
-  return {
-    patch: [],
-    object,
-    skipReason: reason,
-    containers: [],
-    preferredNodes: [],
-    coldImages: [],
-    warnings: [],
-  };
 }
 
 function render(entries: readonly DryRunEntry[], output: OutputFormat, file: string): string {
