@@ -22,7 +22,12 @@ export function typeName(value: unknown): string {
   if (value === null) {
     return "null";
   }
-  return Array.isArray(value) ? "a list" : `a ${typeof value} (${JSON.stringify(value)})`;
+  if (Array.isArray(value)) {
+    return "a list";
+  }
+  // JSON.stringify writes Infinity and NaN as null, which would misreport them.
+  const shown = typeof value === "number" ? String(value) : JSON.stringify(value);
+  return `a ${typeof value} (${shown})`;
 }
 
 /** Reads a nested mapping; absent or null gives an empty one. */

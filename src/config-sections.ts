@@ -45,7 +45,7 @@ export function readMirror(mirror: Raw, problems: string[]): MirrorRules {
         problems.push(`mirror.registries["${host}"]: ${problem}`);
         continue;
       }
-      registries.set(normaliseHost(host), (target as string).replace(/\/+$/, ""));
+      registries.set(normaliseHost(host), normalisePrefix(target as string));
     }
   }
 
@@ -63,7 +63,7 @@ function readDefault(fallback: unknown, problems: string[]): { default?: string 
     problems.push(`mirror.default: ${prefixProblem}`);
     return {};
   }
-  return { default: (fallback as string).replace(/\/+$/, "") };
+  return { default: normalisePrefix(fallback as string) };
 }
 
 /**
@@ -124,6 +124,10 @@ export function readRegistries(raw: unknown, problems: string[]): Map<string, Re
       problems.push(`${field}: must be a mapping, got ${typeName(settings)}`);
       continue;
     }
+    if (registries.has(normaliseHost(host))) {
+      problems.push(`${field}: duplicates the settings for ${normaliseHost(host)}; keep one`);
+      continue;
+    }
     registries.set(normaliseHost(host), readAccess(settings ?? {}, field, problems));
   }
   return registries;
@@ -157,4 +161,14 @@ export function readNamespace(webhook: Raw, fallback: string, problems: string[]
     return fallback;
   }
   return value;
+}
+
+/**
+ * Lowers the case of a prefix's host and drops trailing slashes: host names are compared without
+ * case everywhere (rules, mirror hosts, registry settings), and paths keep theirs.
+ */
+function normalisePrefix(prefix: string): string {
+  const trimmed = prefix.replace(/\/+$/, "");
+  const slash = trimmed.indexOf("/");
+  return trimmed.slice(0, slash).toLowerCase() + trimmed.slice(slash);
 }

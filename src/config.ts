@@ -225,9 +225,11 @@ export function validateConfig(raw: unknown, source: string): Config {
       >),
     },
   };
-  if (config.registry.admissionBudgetMs >= config.server.deadlineMs) {
+  // The pipeline and the response need time after the wait; half a second is ample for both.
+  const latestBudget = config.server.deadlineMs - 500;
+  if (config.registry.admissionBudgetMs > 0 && config.registry.admissionBudgetMs > latestBudget) {
     problems.push(
-      `registry.admissionBudgetMs: ${config.registry.admissionBudgetMs} must be below server.deadlineMs (${config.server.deadlineMs}), or every admission that waits would time out`,
+      `registry.admissionBudgetMs: ${config.registry.admissionBudgetMs} must be at most server.deadlineMs - 500 (${latestBudget}), or an admission that waits would time out and lose its rewrite`,
     );
   }
 

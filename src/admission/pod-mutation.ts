@@ -57,11 +57,20 @@ export function mutatePod(
   const podImages = outcomes.flatMap((outcome) =>
     outcome.podImage === undefined ? [] : [outcome.podImage],
   );
-  const plan = planHints(spec, podImages, context);
+  // A pod that already carries single-node preferred terms was hinted by an earlier pass
+  // (reinvocation): a second plan, made against load that now counts the first, would add
+  // different nodes, so no new terms are added.
   const alreadyPreferred = nodesAlreadyPreferred(spec);
-  const preferences = plan.preferences.filter(
-    (preference) => !alreadyPreferred.has(preference.node),
-  );
+  const plan =
+    alreadyPreferred.size > 0
+      ? {
+          ...planHints(spec, podImages, context),
+          preferences: [],
+          reason:
+            "pod already has single-node preferred terms (from an earlier pass or its author)",
+        }
+      : planHints(spec, podImages, context);
+  const preferences = plan.preferences;
   patch.push(...appendPreferredTermsOps(spec, buildPreferredTerms(preferences)));
   return finish(pod, patch, decisions, warnings, { ...plan, preferences });
 }

@@ -81,10 +81,8 @@ export class PodSink implements ResourceSink {
   }
 
   commitList(): void {
-    this.load.clearPods();
-    for (const record of this.listed ?? []) {
-      this.record(record);
-    }
+    // Finished pods no longer count; the rest replace the old set in one step.
+    this.load.replacePods((this.listed ?? []).filter((record) => !record.finished));
     this.listed = undefined;
   }
 

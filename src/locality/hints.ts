@@ -3,7 +3,7 @@
 import type { Config } from "../config.ts";
 import { formatReference } from "../image/reference.ts";
 import type { Inventory, NodeSummary } from "../inventory/inventory.ts";
-import { stringField } from "../object-fields.ts";
+import { arrayField, field, stringField } from "../object-fields.ts";
 import {
   choosePreferredNodes,
   heldShare,
@@ -14,7 +14,7 @@ import { isFeasible, readConstraints, type PodConstraints } from "./feasibility.
 import { computeLayerOverlap, podLayersFor } from "./layer-overlap.ts";
 import type { LayerSource, Platform } from "./layers.ts";
 import type { NodeLoadView } from "./load.ts";
-import { platformOf, type NodeLayerIndex } from "./node-layers.ts";
+import { hasLayerCoverage, platformOf, type NodeLayerIndex } from "./node-layers.ts";
 import { coldImages, computeOverlap, type PodImage } from "./overlap.ts";
 
 /** What hint planning needs besides the pod. */
@@ -65,7 +65,41 @@ export function planHints(
   if (images.length === 0) {
     return none("no image to match against nodes", cold);
   }
+  const pinned = pinnedNodes(spec);
+  if (pinned !== undefined) {
+    return none(`required node affinity pins the pod to ${pinned.join(", ")}`, cold);
+  }
   return selectNodes(rankingFor(spec, images, inputs), inputs, cold);
+}
+
+/**
+ * The nodes a pod is pinned to when every required node selector term names nodes by
+ * metadata.name (DaemonSet pods carry one such term), else undefined: a preference among the
+ * pinned nodes would steer nothing.
+ */
+function pinnedNodes(spec: Record<string, unknown>): string[] | undefined {
+  const terms = readConstraints(spec).requiredTerms;
+  if (terms === undefined || terms.length === 0) {
+    return undefined;
+  }
+  const nodes: string[] = [];
+  for (const term of terms) {
+    const fields = arrayField(term, "matchFields");
+    const requirement = fields[0];
+    const values = arrayField(requirement, "values");
+    if (
+      fields.length !== 1 ||
+      arrayField(term, "matchExpressions").length > 0 ||
+      field(requirement, "key") !== "metadata.name" ||
+      field(requirement, "operator") !== "In" ||
+      values.length !== 1 ||
+      typeof values[0] !== "string"
+    ) {
+      return undefined;
+    }
+    nodes.push(values[0]);
+  }
+  return nodes;
 }
 
 /** The feasible candidates of a pod, best first, and the counts the hint rules read. */
@@ -74,6 +108,8 @@ interface Ranking {
   /** Feasible nodes holding part of the pod's bytes, by held share, then name. */
   readonly ranked: readonly ScoredNode[];
   readonly feasibleCount: number;
+  /** The feasible nodes, for the mean load the balance rule compares against. */
+  readonly feasibleNodes: readonly NodeSummary[];
   /** Candidates holding at least WARM_SHARE of the pod's bytes. */
   readonly warmCount: number;
 }
@@ -115,14 +151,21 @@ function rankingFor(
     return cached;
   }
   const feasible = feasibilityOf(constraints, images, inputs);
-  const scored = scoreByLayers(images, feasible, inputs) ?? scoreByImages(images, feasible, inputs);
+  const byLayers = scoreByLayers(images, feasible, inputs);
+  // With layer data but no warm layer anywhere, whole images still tell something (an image
+  // reported under a name whose manifest could not be read).
+  const scored =
+    byLayers !== undefined && byLayers.candidates.length > 0
+      ? byLayers
+      : scoreByImages(images, feasible, inputs);
   const ranked = [...scored.candidates].sort(
     (left, right) => heldShare(right) - heldShare(left) || (left.node < right.node ? -1 : 1),
   );
   const ranking: Ranking = {
     basis: scored.basis,
     ranked,
-    feasibleCount: feasible.count(),
+    feasibleCount: feasible.nodes().length,
+    feasibleNodes: feasible.nodes(),
     warmCount: ranked.filter((candidate) => heldShare(candidate) >= WARM_SHARE).length,
   };
   if (cache.entries.size >= MAX_CACHED_RANKINGS) {
@@ -165,7 +208,12 @@ function selectNodes(ranking: Ranking, inputs: HintInputs, cold: readonly string
   }
 
   const rotated = rotateTies(ranked, config.affinity.maxPreferredNodes, inputs.tieBreakSeed);
-  const roomy = withSpareCapacity(rotated, config.affinity.maxPreferredNodes, inputs);
+  const roomy = withSpareCapacity(
+    rotated,
+    ranking.feasibleNodes,
+    config.affinity.maxPreferredNodes,
+    inputs,
+  );
   if (roomy.kept.length === 0) {
     return finish(
       "every warm node is above the mean requested CPU share; no hint, to keep balance",
@@ -183,8 +231,8 @@ function selectNodes(ranking: Ranking, inputs: HintInputs, cold: readonly string
 /** Feasibility of nodes for this pod: its constraints plus the platforms its images support. */
 interface Feasibility {
   (node: string): boolean;
-  /** Number of feasible nodes; computed once per call, since it scans the cluster. */
-  count(): number;
+  /** The feasible nodes; computed once, since it scans the cluster. */
+  nodes(): readonly NodeSummary[];
 }
 
 function feasibilityOf(
@@ -209,12 +257,12 @@ function feasibilityOf(
   };
   const check = (summary: NodeSummary): boolean =>
     isFeasible(summary, constraints) && supports(summary);
-  let count: number | undefined;
+  let list: NodeSummary[] | undefined;
   const feasible = (name: string): boolean => {
     const summary = inventory.nodesByName.get(name);
     return summary !== undefined && check(summary);
   };
-  feasible.count = (): number => (count ??= inventory.nodes.filter(check).length);
+  feasible.nodes = (): readonly NodeSummary[] => (list ??= inventory.nodes.filter(check));
   return feasible;
 }
 
@@ -228,7 +276,7 @@ function scoreByLayers(
   inputs: HintInputs,
 ): Scored | undefined {
   const { layers, nodeLayers, inventory } = inputs;
-  if (layers === undefined || nodeLayers === undefined || nodeLayers.completeNodes === 0) {
+  if (layers === undefined || nodeLayers === undefined || !hasLayerCoverage(nodeLayers)) {
     return undefined;
   }
   const candidates: ScoredNode[] = [];
@@ -273,11 +321,13 @@ function scoreByImages(
 }
 
 /**
- * Walks the ranked candidates and keeps the first maxNodes at or below the mean requested CPU
- * share plus the configured headroom, so the walk is short however many nodes are warm.
+ * Walks the ranked candidates and keeps the first maxNodes at or below the feasible nodes' mean
+ * requested CPU share plus the configured headroom, so the walk is short however many nodes
+ * are warm.
  */
 function withSpareCapacity(
   ranked: readonly ScoredNode[],
+  feasibleNodes: readonly NodeSummary[],
   maxNodes: number,
   inputs: HintInputs,
 ): { kept: ScoredNode[] } {
@@ -285,7 +335,9 @@ function withSpareCapacity(
   if (load === undefined || !config.balance.enabled) {
     return { kept: ranked.slice(0, maxNodes) };
   }
-  const limit = load.meanCpuShare(inventory.nodes) + config.balance.headroomOverMean;
+  // The mean is over the nodes this pod could use: idle nodes it cannot run on (tainted,
+  // another architecture) would pull the mean down and switch hints off.
+  const limit = load.meanCpuShare(feasibleNodes) + config.balance.headroomOverMean;
   const kept: ScoredNode[] = [];
   for (const candidate of ranked) {
     if (kept.length >= maxNodes) {

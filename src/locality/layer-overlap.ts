@@ -21,11 +21,15 @@ export function podLayersFor(
   source: LayerSource,
 ): PodLayers {
   const layers = new Map<string, Layer>();
+  let incomplete = false;
+  // Every image is checked: one that cannot run here rules the platform out even when an
+  // earlier image has no manifest yet.
   for (const image of images) {
     const pulled = image.mirrored ?? image.original;
     const info = source.lookup(pulled);
     if (info === undefined || info.status === "failed") {
-      return { status: "incomplete" };
+      incomplete = true;
+      continue;
     }
     const found = info.layersFor(platform);
     if (found === undefined) {
@@ -34,6 +38,9 @@ export function podLayersFor(
     for (const layer of found) {
       layers.set(layer.digest, layer);
     }
+  }
+  if (incomplete) {
+    return { status: "incomplete" };
   }
   const list = [...layers.values()];
   const totalBytes = list.reduce((sum, layer) => sum + layer.size, 0);

@@ -42,15 +42,41 @@ export class NodeLoad implements NodeLoadView {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** Records or replaces a scheduled pod; a pod without a node is forgotten. */
+  /**
+   * Records or replaces a scheduled pod; a pod without a node is forgotten. A pod that was not
+   * on this node before settles one pending hint there; updates of a known pod (status, labels)
+   * settle nothing.
+   */
   setPod(uid: string, node: string | undefined, requests: Resources): void {
+    const previous = this.pods.get(uid);
     this.deletePod(uid);
     if (node === undefined || node === "") {
       return;
     }
     this.pods.set(uid, { node, requests });
     this.add(node, requests, 1);
-    this.settleHint(node);
+    if (previous?.node !== node) {
+      this.settleHint(node);
+    }
+  }
+
+  /**
+   * Replaces every pod with a fresh list (after a relist). Pods that were already known keep
+   * their hints unsettled; only pods new to their node settle one.
+   */
+  replacePods(pods: Iterable<{ uid: string; node?: string; requests: Resources }>): void {
+    const previous = new Map(this.pods);
+    this.clearPods();
+    for (const pod of pods) {
+      if (pod.node === undefined || pod.node === "") {
+        continue;
+      }
+      this.pods.set(pod.uid, { node: pod.node, requests: pod.requests });
+      this.add(pod.node, pod.requests, 1);
+      if (previous.get(pod.uid)?.node !== pod.node) {
+        this.settleHint(pod.node);
+      }
+    }
   }
 
   deletePod(uid: string): void {

@@ -10,10 +10,22 @@ export interface NodeLayerIndex {
   /** The inventory version the index was built from. */
   readonly inventoryVersion: number;
   holdersOf(layerDigest: string): readonly string[];
-  /** Nodes whose every reported image had manifest data. */
+  /** Nodes reporting images whose every reported image had manifest data. */
   readonly completeNodes: number;
-  /** Nodes in the index. */
-  readonly nodeCount: number;
+  /** Nodes reporting at least one image. */
+  readonly nodesWithImages: number;
+}
+
+// Layer scores are used once this share of the nodes reporting images have manifest data for
+// all of them; before that (at start-up, while manifests are fetched) hints match whole images,
+// because nodes without data would look cold.
+export const MIN_LAYER_COVERAGE = 0.8;
+
+/** True when enough nodes have manifest data for layer scores to be fair. */
+export function hasLayerCoverage(index: NodeLayerIndex): boolean {
+  return (
+    index.nodesWithImages > 0 && index.completeNodes >= MIN_LAYER_COVERAGE * index.nodesWithImages
+  );
 }
 
 /** The platform of a node: nodeInfo when reported, else the well-known labels. */
@@ -31,11 +43,17 @@ export function platformOf(node: NodeSummary): Platform | undefined {
 export function buildNodeLayerIndex(inventory: Inventory, source: LayerSource): NodeLayerIndex {
   const holders = new Map<string, string[]>();
   let completeNodes = 0;
+  let nodesWithImages = 0;
   for (const node of inventory.nodes) {
     const platform = platformOf(node);
     const layers = new Set<string>();
+    const images = inventory.imagesOf(node.name);
+    if (images.length === 0) {
+      continue;
+    }
+    nodesWithImages += 1;
     let complete = platform !== undefined;
-    for (const image of inventory.imagesOf(node.name)) {
+    for (const image of images) {
       const found = platform === undefined ? undefined : imageLayers(image, platform, source);
       complete &&= found !== undefined;
       for (const layer of found ?? []) {
@@ -56,7 +74,7 @@ export function buildNodeLayerIndex(inventory: Inventory, source: LayerSource): 
     inventoryVersion: inventory.version,
     holdersOf: (digest) => holders.get(digest) ?? [],
     completeNodes,
-    nodeCount: inventory.nodes.length,
+    nodesWithImages,
   };
 }
 
@@ -88,5 +106,5 @@ export const EMPTY_LAYER_INDEX: NodeLayerIndex = {
   inventoryVersion: -1,
   holdersOf: () => [],
   completeNodes: 0,
-  nodeCount: 0,
+  nodesWithImages: 0,
 };

@@ -110,12 +110,17 @@ export class LocalityRuntime {
    * not at all), runs the pure pipeline, then records the hints it issued.
    */
   async review(body: unknown): Promise<ReviewOutcome> {
-    const budget = this.#options.config.registry.admissionBudgetMs;
-    if (budget > 0 && this.store !== undefined) {
-      await this.store.prefetch(podImagesOf(body), budget);
+    const started = performance.now();
+    const { registry, server } = this.#options.config;
+    if (registry.admissionBudgetMs > 0 && this.store !== undefined) {
+      await this.store.prefetch(podImagesOf(body), registry.admissionBudgetMs);
     }
     const outcome = reviewAdmission(body, this.context());
-    this.record(outcome, body);
+    // Past the deadline the server has already admitted the pod unchanged, so the hints of this
+    // outcome were never sent and must not count against their nodes.
+    if (performance.now() - started < server.deadlineMs) {
+      this.record(outcome, body);
+    }
     return outcome;
   }
 
