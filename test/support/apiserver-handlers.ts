@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 import { listObjects } from "./apiserver-list.ts";
+import { checkMicroTimes } from "./apiserver-microtime.ts";
 import {
   ApiFailure,
   parseResourcePath,
@@ -83,6 +84,7 @@ async function dispatch(
   }
   if (method === "POST" && name === undefined && (namespace !== undefined || !type.namespaced)) {
     const body = parseObject(await readBody(req, context.maxBodyBytes));
+    checkMicroTimes(type, body);
     sendJson(res, 201, withKind(type, store.create(type, namespace, body)));
     return;
   }
@@ -96,6 +98,7 @@ async function dispatch(
       return;
     case "PUT": {
       const body = parseObject(await readBody(req, context.maxBodyBytes));
+      checkMicroTimes(type, body);
       sendJson(res, 200, withKind(type, store.replace(type, namespace, name, body)));
       return;
     }
