@@ -4,6 +4,8 @@
 # Build with BuildKit (the default builder since Docker 23): docker build -t kube-image-cache .
 
 ARG NODE_IMAGE=node:20-bookworm-slim
+# The no-op binary is built on the same Debian release the Node.js image is based on.
+ARG DEBIAN_IMAGE=debian:bookworm-slim
 
 # ---- deps: every dependency, for type-checking ---------------------------------------------
 FROM ${NODE_IMAGE} AS deps
@@ -22,6 +24,21 @@ COPY src ./src
 # src/ alone. CI type-checks everything.
 RUN npm run typecheck
 
+# ---- noop: the static no-op binary the pre-puller's pull pods run ---------------------------
+FROM ${DEBIAN_IMAGE} AS noop
+# Debian images delete downloaded packages after each install (docker-clean); keeping them lets
+# the cache mounts below serve the next build.
+RUN rm -f /etc/apt/apt.conf.d/docker-clean
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt,sharing=locked \
+    apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev
+WORKDIR /src
+COPY src/prepull/noop/noop.c ./
+# Static, so it runs in any Linux image of the same architecture, with or without a libc.
+RUN gcc -static -Os -s -o /kube-image-cache-noop noop.c \
+    && /kube-image-cache-noop
+
 # ---- runtime: production dependencies and the checked sources ------------------------------
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
@@ -33,6 +50,9 @@ COPY package.json package-lock.json ./
 # tsx is a production dependency: it compiles the TypeScript sources when the process starts.
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --no-audit --no-fund
+# The pre-puller's pull pods copy this binary (prepull.helperBinaryPath) out of this image and
+# run it in place of the target image's entrypoint. Mode 0755, so the non-root user can run it.
+COPY --from=noop --chmod=0755 /kube-image-cache-noop /usr/local/bin/kube-image-cache-noop
 # tsx reads compiler options from tsconfig.json (verbatimModuleSyntax changes which imports it
 # keeps), so the image runs with the same options as the type-check.
 COPY tsconfig.json ./
