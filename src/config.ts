@@ -16,6 +16,8 @@ import {
   type NumberSetting,
   type Raw,
 } from "./config-readers.ts";
+import { readPrepull } from "./config-prepull.ts";
+import type { PrepullSettings } from "./prepull/settings.ts";
 import {
   readMirror,
   readNamespace,
@@ -86,6 +88,8 @@ export interface Config {
     /** Seconds a hint counts against its node until the pod shows up as scheduled. */
     readonly inflightSeconds: number;
   };
+  /** The cold-image record and the pre-pull controller. */
+  readonly prepull: PrepullSettings;
 }
 
 /** Default values, documented in docs/configuration.md. */
@@ -147,6 +151,7 @@ const TOP_LEVEL_KEYS = [
   "registry",
   "mirrorHealth",
   "balance",
+  "prepull",
 ];
 
 /** Raised when a configuration file is unreadable or invalid; lists every problem found. */
@@ -224,6 +229,7 @@ export function validateConfig(raw: unknown, source: string): Config {
         "enabled"
       >),
     },
+    prepull: readPrepull(section(raw, "prepull", "prepull", problems), problems),
   };
   // The pipeline and the response need time after the wait; half a second is ample for both.
   const latestBudget = config.server.deadlineMs - 500;

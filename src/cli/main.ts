@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import { InvalidConfigError } from "../config.ts";
 import { InvalidKubeconfigError } from "../inventory/cluster-errors.ts";
 import { InvalidNodeSnapshotError } from "../inventory/snapshot.ts";
+import { InvalidPrepullSettingsError } from "../prepull/settings.ts";
 import { ListenError } from "../server/serve.ts";
 import { InvalidTlsFilesError } from "../server/tls.ts";
 import { UsageError } from "./args.ts";
@@ -33,6 +34,8 @@ Commands:
                   --kubeconfig FILE kubeconfig for watching the cluster; default: the pod's
                                     service account (in-cluster configuration)
                   --context NAME    kubeconfig context to use instead of its current-context
+                  --record-file FILE  with --nodes: keep the cold-image record in this file
+                                    (with the cluster it is a ConfigMap in webhook.namespace)
                   --tls-cert FILE   PEM certificate chain (tls.crt), reloaded when it changes
                   --tls-key FILE    PEM private key (tls.key)
                   --config FILE     configuration (YAML or JSON); built-in defaults if absent
@@ -48,6 +51,16 @@ Commands:
                   --ip ADDR         IP address the certificate is valid for (repeatable)
   dry-run       Show the decisions and the patch for AdmissionReviews or pods, without a server.
                 Run "kube-image-cache dry-run --help" for its options.
+  report        Show layer sharing across the cluster's nodes and the images most worth
+                pre-pulling: --nodes FILE or --kubeconfig FILE [--context NAME], [--config FILE],
+                [--offline], [--top N], [-o table|json].
+  prepull status
+                List the recorded cold images and their pre-pull progress per node:
+                [--kubeconfig FILE] [--context NAME] [-n NAMESPACE] [--config FILE]
+                [--record-file FILE] [-o table|json].
+  prepull-controller
+                Run the leader-elected pre-puller: --config FILE --helper-image IMAGE
+                [--kubeconfig FILE] [--context NAME] [--identity NAME] [--metrics-port N].
   help          Show this text.
 
 Exit codes: 0 success, 1 internal error, 2 invalid arguments, 3 invalid configuration or
@@ -68,6 +81,19 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
         return await runCerts(rest, io);
       case "dry-run":
         return await runDryRun(rest, io);
+      case "report": {
+        const { runReport } = await import("./report.ts");
+        return await runReport(rest, io);
+      }
+      case "prepull": {
+        // The pre-pull commands load the Kubernetes client, which takes seconds to import.
+        const { runPrepull } = await import("./prepull.ts");
+        return await runPrepull(rest, io);
+      }
+      case "prepull-controller": {
+        const { runPrepullController } = await import("./prepull-controller.ts");
+        return await runPrepullController(rest);
+      }
       case "help":
       case "--help":
       case "-h":
@@ -77,7 +103,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
         throw new UsageError('a command is required; run "kube-image-cache help" for the list');
       default:
         throw new UsageError(
-          `unknown command "${command}"; expected serve, start-local, certs, dry-run or help`,
+          `unknown command "${command}"; expected serve, start-local, certs, dry-run, report, prepull, prepull-controller or help`,
         );
     }
   } catch (error: unknown) {
@@ -106,7 +132,8 @@ function isInvalidInput(error: unknown): error is Error {
     error instanceof InvalidConfigError ||
     error instanceof InvalidNodeSnapshotError ||
     error instanceof InvalidKubeconfigError ||
-    error instanceof InvalidTlsFilesError
+    error instanceof InvalidTlsFilesError ||
+    error instanceof InvalidPrepullSettingsError
   );
 }
 

@@ -11,7 +11,7 @@ import { loadKubeconfig } from "../inventory/kube-client.ts";
 import { rootLogger, type Logger } from "../logger.ts";
 import { factsFromLayers } from "../prepull/image-facts.ts";
 import { startPrepull, type RunningPrepull } from "../prepull/run.ts";
-import { prepullSettings, type PrepullSettings } from "../prepull/settings.ts";
+import type { PrepullSettings } from "../prepull/settings.ts";
 import { ManifestStore } from "../registry/manifest-store.ts";
 import { parseCommandArgs, parseHost, parsePort, UsageError } from "./args.ts";
 
@@ -137,12 +137,11 @@ export async function startPrepullController(
   };
 }
 
-/**
- * The pre-pull settings: the defaults with the helper image from --helper-image.
- * TODO: read the `prepull:` section of the configuration once config.ts validates it.
- */
-function settingsFrom(_config: Config, args: PrepullControllerArgs): PrepullSettings {
-  return prepullSettings(args.helperImage === undefined ? {} : { helperImage: args.helperImage });
+/** The `prepull:` section of the configuration, with --helper-image taking precedence. */
+function settingsFrom(config: Config, args: PrepullControllerArgs): PrepullSettings {
+  return args.helperImage === undefined
+    ? config.prepull
+    : { ...config.prepull, helperImage: args.helperImage };
 }
 
 /** Serves GET /metrics and GET /healthz. */

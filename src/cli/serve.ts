@@ -9,6 +9,8 @@ import type { Inventory } from "../inventory/inventory.ts";
 import { loadNodeSnapshotWithProblems } from "../inventory/snapshot.ts";
 import type { NodeLoad } from "../locality/load.ts";
 import { rootLogger, type Logger } from "../logger.ts";
+import { ColdImageRecorder, recordAdmission } from "../prepull/recorder.ts";
+import type { RecordStore } from "../prepull/stores.ts";
 import { LocalityRuntime } from "../server/locality-runtime.ts";
 import { startServer, type RunningServer } from "../server/serve.ts";
 import type { TlsFiles } from "../server/tls.ts";
@@ -26,6 +28,8 @@ export interface ServeSettings {
   readonly kubeconfigPath?: string;
   /** The kubeconfig context to use instead of its current-context. */
   readonly context?: string;
+  /** With --nodes: a file that keeps the record of cold images (none by default). */
+  readonly recordFile?: string;
   readonly tls: TlsFiles;
   readonly host: string;
   readonly port: number;
@@ -47,6 +51,7 @@ export function parseServeArgs(args: string[]): ServeSettings {
     nodes: { type: "string" },
     kubeconfig: { type: "string" },
     context: { type: "string" },
+    "record-file": { type: "string" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
     port: { type: "string" },
@@ -72,6 +77,7 @@ export function parseServeArgs(args: string[]): ServeSettings {
     ...(values.nodes === undefined ? {} : { nodesPath: values.nodes }),
     ...(values.kubeconfig === undefined ? {} : { kubeconfigPath: values.kubeconfig }),
     ...(values.context === undefined ? {} : { context: values.context }),
+    ...(values["record-file"] === undefined ? {} : { recordFile: values["record-file"] }),
     tls: { certPath, keyPath },
     host: parseHost("serve", values.host, DEFAULT_HOST),
     port: parsePort("serve", values.port, DEFAULT_PORT),
@@ -107,21 +113,37 @@ export async function startFromSettings(
   const registry = new Registry();
   const source =
     settings.nodesPath === undefined
-      ? await watchCluster(settings, logger, registry, extra.cluster)
-      : readSnapshot(settings.nodesPath, logger, settings.configPath);
+      ? await watchCluster(settings, logger, registry, config.webhook.namespace, extra.cluster)
+      : await readSnapshot(settings.nodesPath, logger, settings.configPath, settings.recordFile);
+  const recorder =
+    source.recordStore === undefined
+      ? undefined
+      : new ColdImageRecorder({
+          store: source.recordStore,
+          logger,
+          metrics: registry,
+          settings: config.prepull,
+        });
   const runtime = new LocalityRuntime({
     config,
     inventory: () => source.current().inventory,
     load: () => source.current().load,
     metrics: registry,
     logger,
+    ...(recorder === undefined
+      ? {}
+      : { onReviewed: (outcome, body) => recordAdmission(recorder, outcome, body) }),
     ...(extra.indexIntervalMs === undefined ? {} : { indexIntervalMs: extra.indexIntervalMs }),
   });
-  const stopBackground = (): Promise<void> =>
-    Promise.all([runtime.stop(), source.stop()]).then(() => undefined);
+  // The recorder flushes on stop, so it stops before the API client behind it.
+  const stopBackground = async (): Promise<void> => {
+    await recorder?.stop();
+    await Promise.all([runtime.stop(), source.stop()]);
+  };
 
   let server: RunningServer;
   try {
+    recorder?.start();
     runtime.start();
     server = await startServer({
       config,
@@ -156,11 +178,18 @@ export async function startFromSettings(
 /** A source of node data: the inventory and load for each request, and its readiness. */
 interface NodeSource {
   readonly current: () => { readonly inventory: Inventory; readonly load?: NodeLoad };
+  /** Where cold images are recorded: the cluster's ConfigMap, a file, or nowhere. */
+  readonly recordStore: RecordStore | undefined;
   readonly isReady: () => boolean;
   readonly stop: () => Promise<void>;
 }
 
-function readSnapshot(nodesPath: string, logger: Logger, configPath?: string): NodeSource {
+async function readSnapshot(
+  nodesPath: string,
+  logger: Logger,
+  configPath?: string,
+  recordFile?: string,
+): Promise<NodeSource> {
   const { inventory, problems } = loadNodeSnapshotWithProblems(nodesPath);
   logger.info(
     {
@@ -177,7 +206,12 @@ function readSnapshot(nodesPath: string, logger: Logger, configPath?: string): N
     );
   }
   // The snapshot is loaded before the server starts, so it is ready from the first request.
-  return { current: () => ({ inventory }), isReady: () => true, stop: () => Promise.resolve() };
+  return {
+    current: () => ({ inventory }),
+    recordStore: recordFile === undefined ? undefined : await fileRecordStore(recordFile, logger),
+    isReady: () => true,
+    stop: () => Promise.resolve(),
+  };
 }
 
 /**
@@ -185,10 +219,20 @@ function readSnapshot(nodesPath: string, logger: Logger, configPath?: string): N
  * configuration. The Kubernetes client is imported here, on first use, because loading it
  * takes seconds and the other commands do not need it.
  */
+/** The record stores module loads the Kubernetes client, so it is imported on first use. */
+async function fileRecordStore(path: string, logger: Logger): Promise<RecordStore> {
+  const { FileRecordStore } = await import("../prepull/stores.ts");
+  return new FileRecordStore(path, logger);
+}
+
+// Writes of the cold-image record are off the admission path; a slow API server only delays them.
+const RECORD_REQUEST_TIMEOUT_MS = 10_000;
+
 async function watchCluster(
   settings: ServeSettings,
   logger: Logger,
   registry: Registry,
+  namespace: string,
   tuning: StartExtras["cluster"] = {},
 ): Promise<NodeSource> {
   const { loadKubeconfig } = await import("../inventory/kube-client.ts");
@@ -210,10 +254,19 @@ async function watchCluster(
 
   const cluster = new ClusterInventory({ kubeConfig, logger, registry, ...tuning });
   cluster.start();
+  const { CoreV1Api } = await import("@kubernetes/client-node");
+  const { createApiClient } = await import("../prepull/kube-api.ts");
+  const { ConfigMapRecordStore } = await import("../prepull/stores.ts");
+  const aborted = new AbortController();
+  const api = createApiClient(CoreV1Api, kubeConfig, aborted.signal, RECORD_REQUEST_TIMEOUT_MS);
   return {
     current: () => ({ inventory: cluster.inventory(), load: cluster.load() }),
+    recordStore: new ConfigMapRecordStore({ api, namespace, logger }),
     isReady: () => cluster.isSynced(),
-    stop: () => cluster.stop(),
+    stop: () => {
+      aborted.abort();
+      return cluster.stop();
+    },
   };
 }
 

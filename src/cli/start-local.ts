@@ -1,8 +1,8 @@
 // `kube-image-cache start-local` (what `npm start` runs): the webhook on this machine with
 // development certificates and the example configuration and node snapshot.
 import { X509Certificate } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { mkdir, readFile } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { rootLogger, type Logger } from "../logger.ts";
@@ -20,6 +20,8 @@ export const LOCAL_DEFAULTS = {
   configPath: join(REPOSITORY_ROOT, "src/examples/config.yaml"),
   nodesPath: join(REPOSITORY_ROOT, "src/examples/nodes.json"),
   reviewPath: join(REPOSITORY_ROOT, "src/examples/review.json"),
+  /** The cold-image record of local runs (a ConfigMap in a cluster). */
+  recordPath: join(REPOSITORY_ROOT, ".tmp/cold-images.json"),
   host: "127.0.0.1",
 } as const;
 
@@ -34,6 +36,8 @@ export interface LocalServerOptions {
   readonly host?: string;
   readonly port?: number;
   readonly tlsPollIntervalMs?: number;
+  /** File for the cold-image record; none (nothing recorded) when absent. */
+  readonly recordFile?: string;
 }
 
 /** A local server and the CA that clients must trust to reach it. */
@@ -50,10 +54,12 @@ export async function runStartLocal(args: string[], io: CliIo): Promise<number> 
     host: { type: "string" },
   });
   const logger = rootLogger();
+  await mkdir(dirname(LOCAL_DEFAULTS.recordPath), { recursive: true });
   const local = await startLocalServer({
     logger,
     host: parseHost("start-local", values.host, LOCAL_DEFAULTS.host),
     port: parsePort("start-local", values.port, DEFAULT_PORT),
+    recordFile: LOCAL_DEFAULTS.recordPath,
   });
 
   io.stdout.write(instructions(local));
@@ -79,6 +85,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     tls: { certPath, keyPath: join(certDirectory, "tls.key") },
     host: options.host ?? LOCAL_DEFAULTS.host,
     port: options.port ?? DEFAULT_PORT,
+    ...(options.recordFile === undefined ? {} : { recordFile: options.recordFile }),
   };
   const extra =
     options.tlsPollIntervalMs !== undefined ? { tlsPollIntervalMs: options.tlsPollIntervalMs } : {};
@@ -108,6 +115,8 @@ function instructions(local: LocalServer): string {
     "Send it the example AdmissionReview (a pod running nginx:1.25 in namespace team-a):",
     `  curl --cacert ${displayPath(local.caCertPath)} -H 'Content-Type: application/json' \\`,
     `    --data-binary @${displayPath(LOCAL_DEFAULTS.reviewPath)} ${url}/mutate`,
+    `Cold images are recorded in ${displayPath(LOCAL_DEFAULTS.recordPath)}; list them with`,
+    `  node src/cli/bin.mjs prepull status --record-file ${displayPath(LOCAL_DEFAULTS.recordPath)}`,
     "Press Ctrl-C to stop.",
     "",
   ].join("\n");

@@ -11,7 +11,12 @@ import type { ImageFactSource } from "./image-facts.ts";
 import { createApiClient } from "./kube-api.ts";
 import { LeaderElector, type LeaderElectorOptions } from "./lease.ts";
 import { createControllerMetrics, type ControllerMetrics } from "./metrics.ts";
-import { checkPrepullSettings, OBJECT_NAMES, type PrepullSettings } from "./settings.ts";
+import {
+  checkPrepullSettings,
+  InvalidPrepullSettingsError,
+  OBJECT_NAMES,
+  type PrepullSettings,
+} from "./settings.ts";
 import { ConfigMapRecordStore } from "./stores.ts";
 
 /** Settings and collaborators of startPrepull. */
@@ -40,13 +45,7 @@ export interface RunningPrepull {
   stop(): Promise<void>;
 }
 
-/** Raised for settings the controller cannot run with; lists every problem. */
-export class InvalidPrepullSettingsError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid pre-pull settings:\n  - ${problems.join("\n  - ")}`);
-    this.name = "InvalidPrepullSettingsError";
-  }
-}
+export { InvalidPrepullSettingsError };
 
 // Timeout of one record, status or pod request. The lease requests end sooner: a renewal must
 // finish within the renew deadline to count.

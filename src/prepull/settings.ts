@@ -164,3 +164,11 @@ function leaseTimingProblems(settings: PrepullSettings): string[] {
   }
   return problems;
 }
+
+/** Raised for settings the controller cannot run with; lists every problem. */
+export class InvalidPrepullSettingsError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid pre-pull settings:\n  - ${problems.join("\n  - ")}`);
+    this.name = "InvalidPrepullSettingsError";
+  }
+}

@@ -32,6 +32,8 @@ export interface LocalityRuntimeOptions {
   readonly logger: Logger;
   /** How often the node layer index is rebuilt when nodes or manifests changed; default 5 s. */
   readonly indexIntervalMs?: number;
+  /** Called after each review answered within the deadline, such as the cold-image recorder. */
+  readonly onReviewed?: (outcome: ReviewOutcome, body: unknown) => void;
 }
 
 const DEFAULT_INDEX_INTERVAL_MS = 5000;
@@ -120,6 +122,7 @@ export class LocalityRuntime {
     // outcome were never sent and must not count against their nodes.
     if (performance.now() - started < server.deadlineMs) {
       this.record(outcome, body);
+      this.#options.onReviewed?.(outcome, body);
     }
     return outcome;
   }

@@ -562,6 +562,7 @@ describe("validateObject on other objects", () => {
       "v1 ServiceAccount",
       "v1 Service",
       "v1 ConfigMap",
+      "v1 PersistentVolumeClaim",
       "apps/v1 Deployment",
       "apps/v1 StatefulSet",
       "apps/v1 DaemonSet",

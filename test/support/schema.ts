@@ -23,6 +23,7 @@ import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Pod } from "kubernetes-models/v1/Pod";
 import { Service } from "kubernetes-models/v1/Service";
+import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 
 import { findApiRuleViolations } from "./api-rules.ts";
@@ -44,6 +45,7 @@ const MODELS: readonly ModelClass[] = [
   ServiceAccount,
   Service,
   ConfigMap,
+  PersistentVolumeClaim,
   Deployment,
   StatefulSet,
   DaemonSet,
