@@ -10,13 +10,11 @@ import type { MutationContext, MutationResult } from "../admission/contract.ts";
 import { mutatePod, skipped } from "../admission/pod-mutation.ts";
 import { reviewAdmission, serializeReview } from "../admission/review.ts";
 import { patchUnderPath } from "../admission/patch.ts";
-import { InvalidConfigError } from "../config.ts";
-import { ClusterRequestError, InvalidKubeconfigError } from "../inventory/cluster-errors.ts";
-import { InvalidNodeSnapshotError } from "../inventory/snapshot.ts";
 import { field, stringField } from "../object-fields.ts";
 import { UsageError } from "./args.ts";
 import { loadDryRunContext, type ContextSources } from "./dry-run-context.ts";
 import { formatSummary } from "./dry-run-format.ts";
+import { reportCommandError } from "./command-errors.ts";
 import type { CliIo } from "./io.ts";
 import { classifyDocuments, describeObject, valueAtPath, type InputItem } from "./workloads.ts";
 
@@ -55,7 +53,7 @@ export async function runDryRun(args: string[], io: CliIo): Promise<number> {
     io.stdout.write(render(entries, options.output, options.file));
     return 0;
   } catch (error: unknown) {
-    return reportError(error, io);
+    return reportCommandError("dry-run", error, io);
   }
 }
 
@@ -307,26 +305,4 @@ export function toJsonEntry(entry: DryRunEntry): Record<string, unknown> {
     ...(result.localityReason === undefined ? {} : { localityReason: result.localityReason }),
     ...(result.localityBasis === undefined ? {} : { localityBasis: result.localityBasis }),
   };
-}
-
-function reportError(error: unknown, io: CliIo): number {
-  if (error instanceof UsageError) {
-    io.stderr.write(`${error.message}\n`);
-    return 2;
-  }
-  if (
-    error instanceof InvalidConfigError ||
-    error instanceof InvalidNodeSnapshotError ||
-    error instanceof InvalidKubeconfigError
-  ) {
-    io.stderr.write(`${error.message}\n`);
-    return 3;
-  }
-  if (error instanceof ClusterRequestError) {
-    io.stderr.write(`dry-run: cannot list nodes: ${error.message}\n`);
-    return 1;
-  }
-  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  io.stderr.write(`dry-run: internal error: ${detail}\n`);
-  return 1;
 }

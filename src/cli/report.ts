@@ -2,11 +2,10 @@
 // kubeconfig) and the manifests of the images they hold, and prints the layer report.
 import { Registry } from "prom-client";
 
-import { defaultConfig, InvalidConfigError, loadConfig, type Config } from "../config.ts";
+import { defaultConfig, loadConfig, type Config } from "../config.ts";
 import type { ImageReference } from "../image/reference.ts";
-import { ClusterRequestError, InvalidKubeconfigError } from "../inventory/cluster-errors.ts";
 import type { Inventory } from "../inventory/inventory.ts";
-import { InvalidNodeSnapshotError, loadNodeSnapshot } from "../inventory/snapshot.ts";
+import { loadNodeSnapshot } from "../inventory/snapshot.ts";
 import type { LayerSource } from "../locality/layers.ts";
 import { createLogger } from "../logger.ts";
 import { ManifestStore } from "../registry/manifest-store.ts";
@@ -14,6 +13,7 @@ import { buildLayerReport } from "../report/layer-report.ts";
 import { formatReportTable } from "../report/report-format.ts";
 import { locateImage } from "../server/locality-runtime.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
+import { reportCommandError } from "./command-errors.ts";
 import type { CliIo } from "./io.ts";
 
 const OUTPUT_FORMATS = ["table", "json"] as const;
@@ -64,7 +64,7 @@ export async function runReport(args: string[], io: CliIo): Promise<number> {
     );
     return 0;
   } catch (error: unknown) {
-    return reportError(error, io);
+    return reportCommandError("report", error, io, REPORT_USAGE);
   }
 }
 
@@ -173,26 +173,4 @@ function nodeImages(inventory: Inventory): ImageReference[] {
     }
   }
   return [...seen];
-}
-
-function reportError(error: unknown, io: CliIo): number {
-  if (error instanceof UsageError) {
-    io.stderr.write(`${error.message}\n${REPORT_USAGE}\n`);
-    return 2;
-  }
-  if (
-    error instanceof InvalidConfigError ||
-    error instanceof InvalidNodeSnapshotError ||
-    error instanceof InvalidKubeconfigError
-  ) {
-    io.stderr.write(`${error.message}\n`);
-    return 3;
-  }
-  if (error instanceof ClusterRequestError) {
-    io.stderr.write(`report: cannot list nodes: ${error.message}\n`);
-    return 1;
-  }
-  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  io.stderr.write(`report: internal error: ${detail}\n`);
-  return 1;
 }
