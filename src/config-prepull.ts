@@ -1,5 +1,6 @@
 // Reader for the `prepull:` section: the cold-image record and the pre-pull controller.
 import { isObject, reportUnknownKeys, typeName, type Raw } from "./config-readers.ts";
+import { parseImageReference } from "./image/reference.ts";
 import {
   checkPrepullSettings,
   DEFAULT_PREPULL_SETTINGS,
@@ -37,6 +38,11 @@ export function readPrepull(section: Raw, problems: string[]): PrepullSettings {
     ...(nodeSelector === undefined ? {} : { nodeSelector }),
   });
   problems.push(...checkPrepullSettings(settings));
+  if (settings.helperImage !== "" && !parseImageReference(settings.helperImage).ok) {
+    problems.push(
+      `prepull.helperImage: "${settings.helperImage}" is not a valid image reference; name this project's image, such as registry.example.com/kube-image-cache:0.1.0`,
+    );
+  }
   return settings;
 }
 

@@ -27,7 +27,8 @@ export function typeName(value: unknown): string {
   }
   // JSON.stringify writes Infinity and NaN as null, which would misreport them.
   const shown = typeof value === "number" ? String(value) : JSON.stringify(value);
-  return `a ${typeof value} (${shown})`;
+  const article = typeof value === "object" || typeof value === "undefined" ? "an" : "a";
+  return `${article} ${typeof value} (${shown})`;
 }
 
 /** Reads a nested mapping; absent or null gives an empty one. */

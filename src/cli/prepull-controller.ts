@@ -9,7 +9,7 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 import { defaultConfig, loadConfig, type Config } from "../config.ts";
 import { loadKubeconfig } from "../inventory/kube-client.ts";
 import { rootLogger, type Logger } from "../logger.ts";
-import { factsFromLayers } from "../prepull/image-facts.ts";
+import { factsFromLayers, NO_FACTS } from "../prepull/image-facts.ts";
 import { startPrepull, type RunningPrepull } from "../prepull/run.ts";
 import type { PrepullSettings } from "../prepull/settings.ts";
 import { ManifestStore } from "../registry/manifest-store.ts";
@@ -99,14 +99,19 @@ export async function startPrepullController(
   );
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
-  // Recorded images are already mirror references, so the store fetches them as they are.
-  const manifests = new ManifestStore({
-    registries: config.registries,
-    settings: config.registry,
-    locate: (image) => image,
-    metrics,
-    logger,
-  });
+  // Recorded images are already mirror references, so the store fetches them as they are. With
+  // registry.enabled false no registry is contacted and every image gets the assumed size.
+  const facts = config.registry.enabled
+    ? factsFromLayers(
+        new ManifestStore({
+          registries: config.registries,
+          settings: config.registry,
+          locate: (image) => image,
+          metrics,
+          logger,
+        }),
+      )
+    : NO_FACTS;
 
   const prepull = startPrepull({
     kubeConfig,
@@ -115,7 +120,7 @@ export async function startPrepullController(
     settings: settingsFrom(config, args),
     logger,
     metrics,
-    facts: factsFromLayers(manifests),
+    facts,
   });
   let server: Server;
   try {

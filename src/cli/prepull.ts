@@ -1,5 +1,7 @@
 // `kube-image-cache prepull status`: reads the cold-image record and the pre-pull status from
 // the cluster (or the record from a file, for local runs) and prints them.
+import { existsSync } from "node:fs";
+
 import { CoreV1Api } from "@kubernetes/client-node";
 
 import { defaultConfig, loadConfig } from "../config.ts";
@@ -21,6 +23,12 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** Runs `prepull <subcommand>`; only `status` exists. Returns the exit code. */
 export async function runPrepull(args: readonly string[], io: CliIo): Promise<number> {
   const [subcommand, ...rest] = args;
+  if (subcommand === "--help" || subcommand === "-h" || subcommand === "help") {
+    io.stdout.write(
+      "usage: kube-image-cache prepull status [--kubeconfig FILE [--context NAME]] [-n NAMESPACE] [--config FILE] [--record-file FILE] [-o table|json]\n",
+    );
+    return 0;
+  }
   if (subcommand !== "status") {
     throw new UsageError(
       `prepull: unknown subcommand ${JSON.stringify(subcommand ?? "")}; expected "status"`,
@@ -85,6 +93,11 @@ function sources(
   const logger = rootLogger();
   const recordFile = values["record-file"];
   if (recordFile !== undefined) {
+    if (!existsSync(recordFile)) {
+      throw new UsageError(
+        `${COMMAND}: record file ${recordFile} does not exist; pass the file serve --record-file writes (npm start uses .tmp/cold-images.json)`,
+      );
+    }
     // A local run has no controller, so there is no status to show.
     return {
       store: new FileRecordStore(recordFile, logger),

@@ -150,7 +150,12 @@ export class PrepullController {
         return;
       }
       const entries = await this.#options.store.read();
-      const restored = restoreProgress(status, this.#progress, new Set(entries.map(entryKey)));
+      const restored = restoreProgress(
+        status,
+        this.#progress,
+        new Set(entries.map(entryKey)),
+        this.#options.settings.assumedImageBytes,
+      );
       this.#options.logger.info(
         { restored, holder: status.holder, updatedAt: status.updatedAt },
         "restored pre-pull progress from the status",

@@ -121,7 +121,7 @@ export function checkPrepullSettings(settings: PrepullSettings): string[] {
   const problems: string[] = [];
   for (const key of WHOLE_POSITIVE) {
     const value = settings[key];
-    if (!Number.isInteger(value) || value <= 0) {
+    if (!Number.isSafeInteger(value) || value <= 0) {
       problems.push(`prepull.${key}: ${value} is not a positive whole number`);
     }
   }
@@ -131,8 +131,23 @@ export function checkPrepullSettings(settings: PrepullSettings): string[] {
     }
   }
 
-  if (settings.policy.kind === "mostSpare" && !(settings.policy.count >= 1)) {
-    problems.push(`prepull.policy.mostSpare: ${settings.policy.count} must be at least 1`);
+  for (const key of ["manifestWaitSeconds", "retryFailedAfterSeconds"] as const) {
+    if (!Number.isInteger(settings[key]) || settings[key] < 0) {
+      problems.push(`prepull.${key}: ${settings[key]} is not a whole number of 0 or more`);
+    }
+  }
+  if (!settings.helperBinaryPath.startsWith("/")) {
+    problems.push(
+      `prepull.helperBinaryPath: "${settings.helperBinaryPath}" must be an absolute path inside the helper image`,
+    );
+  }
+  if (
+    settings.policy.kind === "mostSpare" &&
+    !(Number.isInteger(settings.policy.count) && settings.policy.count >= 1)
+  ) {
+    problems.push(
+      `prepull.policy.mostSpare: ${settings.policy.count} must be a whole number of 1 or more`,
+    );
   }
   if (settings.maxPullsPerNode > settings.maxPulls) {
     problems.push(

@@ -113,25 +113,37 @@ export function decodeStatus(text: string): PrepullStatus | undefined {
 }
 
 /**
- * Restores done states from a status a previous leader wrote, for the entries still recorded.
- * Each charges the image's recorded size to its node's budget. Failures are not restored, so a
- * new leader tries failed images again.
+ * Restores done and failed states from a status a previous leader wrote, for the entries still
+ * recorded. A done pull charges the image's recorded size to its node's budget, or
+ * `assumedImageBytes` when the manifest was never read, as the first leader charged it. A
+ * failure counts from the status's time, so it waits retryFailedAfterSeconds as before.
  */
 export function restoreProgress(
   status: PrepullStatus,
   progress: PullProgress,
   liveKeys: ReadonlySet<string>,
+  assumedImageBytes: number,
 ): number {
   const at = Date.parse(status.updatedAt) || 0;
   let restored = 0;
   for (const image of status.images) {
     const key = entryKey(image);
-    if (!liveKeys.has(key) || !Array.isArray(image.done)) {
+    if (!liveKeys.has(key)) {
       continue;
     }
-    for (const node of image.done) {
+    const bytes = image.sizeBytes ?? assumedImageBytes;
+    for (const node of Array.isArray(image.done) ? image.done : []) {
       if (typeof node === "string" && progress.get(key, node) === undefined) {
-        progress.set(key, image.image, node, { kind: "done", at, bytes: image.sizeBytes ?? 0 });
+        progress.set(key, image.image, node, { kind: "done", at, bytes });
+        restored += 1;
+      }
+    }
+    const failures: unknown[] = Array.isArray(image.failed) ? image.failed : [];
+    for (const failure of failures) {
+      const node = field(failure, "node");
+      if (typeof node === "string" && progress.get(key, node) === undefined) {
+        const reason = stringField(failure, "reason") ?? "failed";
+        progress.set(key, image.image, node, { kind: "failed", at, reason, imageWide: false });
         restored += 1;
       }
     }
