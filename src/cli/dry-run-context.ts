@@ -41,8 +41,9 @@ export async function loadDryRunContext(
     settings: config.registry,
     locate: (image) => locateImage(image, config, new Set()),
     metrics: new Registry(),
-    // Fetch failures are shown as the basis "images"; the details go to stderr at debug level.
-    logger: createLogger({ level: "warn", destination: process.stderr }),
+    // A failed fetch shows in the output as the basis "images", so the store's per-image
+    // warnings are not printed; errors still go to stderr.
+    logger: createLogger({ level: "error", destination: process.stderr }),
   });
   const images = [...podImages(documents), ...nodeImages(inventory)];
   // Every request has its own timeout; twice that lets an index and its platform manifests

@@ -142,7 +142,9 @@ async function readManifests(
     settings: config.registry,
     locate: (image) => locateImage(image, config, new Set()),
     metrics: new Registry(),
-    logger: createLogger({ level: "warn", destination: io.stderr }),
+    // The report names every image whose manifest could not be read, so the store's per-image
+    // warnings are not printed; errors still go to stderr.
+    logger: createLogger({ level: "error", destination: io.stderr }),
   });
   // Every request has its own timeout; twice that lets an index and its platform manifests
   // arrive one after the other.
