@@ -107,7 +107,7 @@ const NUMBERS: { readonly [S in NumericSections]: Readonly<Record<string, Number
     maxPreferredNodes: { fallback: DEFAULTS.maxPreferredNodes, min: 0, max: 100, integer: true },
   },
   server: {
-    // The API server's default webhook timeout is 10 s and our manifests set 5 s; answering
+    // The API server's default webhook timeout is 10 s and our manifests set 5 s; responding
     // within 2 s leaves room for the TLS round trip.
     deadlineMs: { fallback: 2000, min: 1, max: 30_000, integer: true },
     // The API server accepts request bodies up to 3 MiB, and an UPDATE review carries the
@@ -245,7 +245,7 @@ export function validateConfig(raw: unknown, source: string): Config {
   return deepFreeze(config);
 }
 
-/** The configuration used when no file is given: nothing is rewritten, hints still work. */
+/** Returns the configuration used when no file is given: nothing is rewritten, hints still work. */
 export function defaultConfig(): Config {
   return validateConfig({}, "built-in defaults");
 }
@@ -256,7 +256,7 @@ function checkedSection(raw: Raw, key: string, known: readonly string[], problem
   return value;
 }
 
-/** A numeric section with an `enabled` switch (default true). */
+/** Reads a numeric section with an `enabled` switch (default true). */
 function switchable(
   raw: Raw,
   key: "registry" | "mirrorHealth",

@@ -9,7 +9,7 @@ import type { HintBasis } from "../locality/hints.ts";
 import type { NodeLoadView } from "../locality/load.ts";
 import type { NodeLayerIndex } from "../locality/node-layers.ts";
 
-/** What the pure pipeline needs besides the request: configuration and a node snapshot. */
+/** Inputs of the pure pipeline besides the request: configuration and a node snapshot. */
 export interface MutationContext {
   readonly config: Config;
   readonly inventory: Inventory;
@@ -53,9 +53,9 @@ export interface MutationResult {
   /** Rewritten references of images no node reports holding, for pre-pulling. */
   readonly coldImages: readonly string[];
   readonly warnings: readonly string[];
-  /** Why nodes were or were not preferred. */
+  /** Reason nodes were or were not preferred. */
   readonly localityReason?: string;
-  /** What the hints were computed from: shared layers, whole images, or nothing. */
+  /** Basis of the hints: shared layers, whole images, or nothing. */
   readonly localityBasis?: HintBasis;
   /** Share of the pod's bytes its best feasible node holds, 0 to 1, when computed. */
   readonly warmShare?: number;
@@ -73,7 +73,7 @@ export interface RequestSummary {
   readonly dryRun: boolean;
 }
 
-/** The server's answer to one POST /mutate body. */
+/** The server's result for one POST /mutate body. */
 export type ReviewOutcome =
   | { readonly kind: "invalid"; readonly status: 400; readonly message: string }
   | {

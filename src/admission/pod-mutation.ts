@@ -22,7 +22,7 @@ export const SKIP_LABEL = "kube-image-cache.io/skip";
 /** The kubelet marks the API copy of a static pod with this annotation. */
 const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
 
-/** How the pod reached us: created, or gaining ephemeral containers (kubectl debug). */
+/** Kind of change that brought the pod: created, or gaining ephemeral containers (kubectl debug). */
 export type MutationMode =
   { readonly kind: "create" } | { readonly kind: "ephemeral"; readonly oldPod: unknown };
 
@@ -229,7 +229,7 @@ function finish(
   };
 }
 
-/** The result for an object left alone as a whole, with the reason. */
+/** Returns the result for an object left alone as a whole, with the reason. */
 export function skipped(pod: unknown, reason: string): MutationResult {
   return {
     patch: [],

@@ -4,10 +4,10 @@ import { field, isObject, stringField } from "../object-fields.ts";
 import type { MutationContext, MutationResult, RequestSummary, ReviewOutcome } from "./contract.ts";
 import { mutatePod, skipped, type MutationMode } from "./pod-mutation.ts";
 
-/** Review versions we answer; the response must carry the request's own apiVersion. */
+/** Review versions the webhook accepts; the response must carry the request's own apiVersion. */
 const SUPPORTED_VERSIONS = new Set(["admission.k8s.io/v1", "admission.k8s.io/v1beta1"]);
 
-/** Decodes and answers one AdmissionReview body. */
+/** Decodes one AdmissionReview body and builds its response. */
 export function reviewAdmission(body: unknown, context: MutationContext): ReviewOutcome {
   const problem = reviewProblem(body);
   if (problem !== undefined) {
@@ -37,7 +37,7 @@ export function reviewAdmission(body: unknown, context: MutationContext): Review
   };
 }
 
-/** Returns what makes the body not an AdmissionReview we can answer, or undefined. */
+/** Returns why the body is not an AdmissionReview the webhook accepts, or undefined. */
 function reviewProblem(body: unknown): string | undefined {
   if (!isObject(body)) {
     return "request body is not a JSON object; expected an AdmissionReview";
@@ -88,7 +88,7 @@ function requestMode(request: Record<string, unknown>): MutationMode | string {
   return `operation ${operation ?? "(missing)"}${subResource === "" ? "" : ` of ${subResource}`} is not mutated`;
 }
 
-/** The namespace is on the request; the object often lacks it (generateName pods). */
+/** Returns the namespace: from the request, because the object often lacks it (generateName pods). */
 function namespaceOf(request: Record<string, unknown>): string | undefined {
   return (
     stringField(request, "namespace") ??

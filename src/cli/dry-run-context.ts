@@ -1,4 +1,4 @@
-// Where dry-run's context comes from: the configuration, nodes from a snapshot file or one list
+// Sources of dry-run's context: the configuration, nodes from a snapshot file or one list
 // of the cluster, and, unless --offline, the manifests of the images involved, fetched once
 // with timeouts so layer-level hints can be shown.
 import { Registry } from "prom-client";
@@ -15,7 +15,7 @@ import { ManifestStore } from "../registry/manifest-store.ts";
 import { locateImage } from "../server/locality-runtime.ts";
 import { classifyDocuments, valueAtPath } from "./workloads.ts";
 
-/** Where dry-run reads nodes and whether it may contact registries. */
+/** Sources of nodes for dry-run, and whether it may contact registries. */
 export interface ContextSources {
   readonly configPath?: string;
   readonly nodesPath?: string;
@@ -89,7 +89,7 @@ function podImages(documents: readonly unknown[]): ImageReference[] {
   return images;
 }
 
-/** One name per node image entry, a digest name where there is one. */
+/** Returns one name per node image entry, a digest name where there is one. */
 function nodeImages(inventory: Inventory): ImageReference[] {
   const seen = new Set<ImageReference>();
   for (const node of inventory.nodes) {

@@ -177,7 +177,7 @@ function parseDocuments(text: string, file: string): unknown[] {
 function checkObjects(values: unknown[], file: string): unknown[] {
   if (values.length === 0) {
     throw new UsageError(
-      `dry-run: ${file} holds no objects; expected a Pod, workload, List or AdmissionReview`,
+      `dry-run: ${file} contains no objects; expected a Pod, workload, List or AdmissionReview`,
     );
   }
   const index = values.findIndex((value) => typeof value !== "object" || value === null);
@@ -279,13 +279,13 @@ function renderReviews(entries: readonly DryRunEntry[], file: string): string {
   const reviews = entries.map((entry) => entry.review);
   if (reviews.length === 0 || reviews.some((review) => review === undefined)) {
     throw new UsageError(
-      `dry-run: -o review needs AdmissionReview input, but ${file} holds other objects; use -o json or -o patch`,
+      `dry-run: -o review needs AdmissionReview input, but ${file} contains other objects; use -o json or -o patch`,
     );
   }
   return reviews.map((review) => serializeReview(review ?? {})).join("\n");
 }
 
-/** The -o json element: the contract scripts rely on. */
+/** Builds the -o json element, a contract that scripts rely on. */
 export function toJsonEntry(entry: DryRunEntry): Record<string, unknown> {
   const { result } = entry;
   return {

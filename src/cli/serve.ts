@@ -178,7 +178,7 @@ export async function startFromSettings(
 /** A source of node data: the inventory and load for each request, and its readiness. */
 interface NodeSource {
   readonly current: () => { readonly inventory: Inventory; readonly load?: NodeLoad };
-  /** Where cold images are recorded: the cluster's ConfigMap, a file, or nowhere. */
+  /** Store of the cold-image record: the cluster's ConfigMap, a file, or none. */
   readonly recordStore: RecordStore | undefined;
   readonly isReady: () => boolean;
   readonly stop: () => Promise<void>;
@@ -219,7 +219,7 @@ async function readSnapshot(
  * configuration. The Kubernetes client is imported here, on first use, because loading it
  * takes seconds and the other commands do not need it.
  */
-/** The record stores module loads the Kubernetes client, so it is imported on first use. */
+/** Creates a file record store. Its module loads the Kubernetes client, so it is imported on first use. */
 async function fileRecordStore(path: string, logger: Logger): Promise<RecordStore> {
   const { FileRecordStore } = await import("../prepull/stores.ts");
   return new FileRecordStore(path, logger);

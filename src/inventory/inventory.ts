@@ -10,7 +10,7 @@ export interface Taint {
   readonly effect: string;
 }
 
-/** What the locality decisions need to know about one node. */
+/** Facts about one node that the locality decisions read. */
 export interface NodeSummary {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
@@ -203,8 +203,8 @@ function nodeName(node: unknown): string | undefined {
 }
 
 /**
- * Records or forgets that a node holds an image under a key. A node listing the same key twice
- * (one digest shared by two entries) keeps the larger size; removal forgets the key for that node.
+ * Adds or removes the fact that a node has an image under a key. A node listing the same key twice
+ * (one digest shared by two entries) keeps the larger size; removal drops the key for that node.
  */
 function updateHolding(
   index: Map<string, Map<string, number>>,
@@ -248,7 +248,7 @@ function cachedHoldings(
 // Keys are computed once per reference object: node image names are parsed once and shared.
 const taggedKeys = new WeakMap<ImageReference, string>();
 
-/** The key under which a tag-addressed image is indexed: "domain/path:tag", latest implied. */
+/** Returns the key under which a tag-addressed image is indexed: "domain/path:tag", latest implied. */
 export function taggedNameKey(reference: ImageReference): string {
   let key = taggedKeys.get(reference);
   if (key === undefined) {

@@ -8,6 +8,7 @@ import {
   createConfiguration,
   KubeConfig,
   ServerConfiguration,
+  type Configuration,
   type V1ListMeta,
 } from "@kubernetes/client-node";
 
@@ -106,15 +107,16 @@ export function serverOf(kubeConfig: KubeConfig): string {
 }
 
 /**
- * Creates a CoreV1 client whose every request ends after `timeoutMs` or when `signal` aborts.
- * The signal goes in through a request middleware because the generated client takes no
- * per-call signal.
+ * Creates a client of any generated API class (CoreV1Api, CoordinationV1Api) whose every request
+ * ends after `timeoutMs` or when `signal` aborts. The signal goes in through a request
+ * middleware because the generated clients take no per-call signal.
  */
-export function createCoreApi(
+export function createApiClient<T>(
+  Api: new (configuration: Configuration) => T,
   kubeConfig: KubeConfig,
   signal: AbortSignal,
   timeoutMs: number,
-): CoreV1Api {
+): T {
   const configuration = createConfiguration({
     baseServer: new ServerConfiguration(serverOf(kubeConfig), {}),
     authMethods: { default: kubeConfig },
@@ -128,7 +130,16 @@ export function createCoreApi(
       },
     ],
   });
-  return new CoreV1Api(configuration);
+  return new Api(configuration);
+}
+
+/** Creates a CoreV1 client with a timeout and an abort signal, as createApiClient does. */
+export function createCoreApi(
+  kubeConfig: KubeConfig,
+  signal: AbortSignal,
+  timeoutMs: number,
+): CoreV1Api {
+  return createApiClient(CoreV1Api, kubeConfig, signal, timeoutMs);
 }
 
 /** Lists nodes a page of `pageSize` at a time. */

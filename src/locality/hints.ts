@@ -17,7 +17,7 @@ import type { NodeLoadView } from "./load.ts";
 import { hasLayerCoverage, platformOf, type NodeLayerIndex } from "./node-layers.ts";
 import { coldImages, computeOverlap, type PodImage } from "./overlap.ts";
 
-/** What hint planning needs besides the pod. */
+/** Inputs of hint planning besides the pod. */
 export interface HintInputs {
   readonly config: Config;
   readonly inventory: Inventory;
@@ -39,7 +39,7 @@ export interface HintPlan {
   readonly basis: HintBasis;
   /** Rewritten references of images no node reports, for pre-pulling. */
   readonly cold: readonly string[];
-  /** Share of the pod's bytes the best feasible node holds (the warm-bytes ratio). */
+  /** Share of the pod's bytes already on the best feasible node (the warm-bytes ratio). */
   readonly warmShare?: number;
 }
 

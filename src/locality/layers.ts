@@ -17,7 +17,7 @@ export interface Layer {
   readonly size: number;
 }
 
-/** What the registry told us about one image (a tag or digest in one repository). */
+/** Manifest data of one image (a tag or digest in one repository), as the registry returned it. */
 export type ImageManifestInfo =
   | {
       readonly status: "resolved";
@@ -27,7 +27,7 @@ export type ImageManifestInfo =
       readonly layersFor: (platform: Platform) => readonly Layer[] | undefined;
     }
   | {
-      /** The registry answered that the image does not exist or may not be read. */
+      /** The registry responded that the image does not exist or may not be read. */
       readonly status: "failed";
       readonly reason: string;
     };

@@ -28,7 +28,7 @@ export function hasLayerCoverage(index: NodeLayerIndex): boolean {
   );
 }
 
-/** The platform of a node: nodeInfo when reported, else the well-known labels. */
+/** Returns the platform of a node: nodeInfo when reported, else the well-known labels. */
 export function platformOf(node: NodeSummary): Platform | undefined {
   const os = node.operatingSystem ?? node.labels["kubernetes.io/os"];
   const architecture = node.architecture ?? node.labels["kubernetes.io/arch"];

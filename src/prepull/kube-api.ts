@@ -1,44 +1,13 @@
 // API clients for the record, the pull pods and the lease: each request ends after a timeout or
 // when the owner's abort signal fires, and failures become ClusterRequestErrors with the HTTP
 // status and the API server's message.
-import {
-  ApiException,
-  createConfiguration,
-  ServerConfiguration,
-  type Configuration,
-  type KubeConfig,
-} from "@kubernetes/client-node";
+import { ApiException } from "@kubernetes/client-node";
 
 import { ClusterRequestError } from "../inventory/cluster-errors.ts";
-import { serverOf } from "../inventory/kube-client.ts";
 import { field, stringField } from "../object-fields.ts";
 
-/**
- * Creates a client of any generated API class (CoreV1Api, CoordinationV1Api) whose every request
- * ends after `timeoutMs` or when `signal` aborts. The generated clients take no per-call signal,
- * so it goes in through a request middleware, as createCoreApi in the inventory does.
- */
-export function createApiClient<T>(
-  Api: new (configuration: Configuration) => T,
-  kubeConfig: KubeConfig,
-  signal: AbortSignal,
-  timeoutMs: number,
-): T {
-  const configuration = createConfiguration({
-    baseServer: new ServerConfiguration(serverOf(kubeConfig), {}),
-    authMethods: { default: kubeConfig },
-    promiseMiddleware: [
-      {
-        pre: (context) => {
-          context.setSignal(AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
-          return Promise.resolve(context);
-        },
-        post: (context) => Promise.resolve(context),
-      },
-    ],
-  });
-  return new Api(configuration);
-}
+// The inventory's client factory serves the pre-puller too.
+export { createApiClient } from "../inventory/kube-client.ts";
 
 /** Returns the HTTP status of a failed client call, or undefined when no response came back. */
 export function statusOf(error: unknown): number | undefined {

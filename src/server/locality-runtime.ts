@@ -32,7 +32,7 @@ export interface LocalityRuntimeOptions {
   readonly logger: Logger;
   /** How often the node layer index is rebuilt when nodes or manifests changed; default 5 s. */
   readonly indexIntervalMs?: number;
-  /** Called after each review answered within the deadline, such as the cold-image recorder. */
+  /** Called after each review that finished within the deadline; the cold-image recorder uses it. */
   readonly onReviewed?: (outcome: ReviewOutcome, body: unknown) => void;
 }
 
@@ -95,7 +95,7 @@ export class LocalityRuntime {
     await this.health?.stop();
   }
 
-  /** The context one admission reads: configuration, nodes, mirrors, layers and load. */
+  /** Returns the context of one admission: configuration, nodes, mirrors, layers and load. */
   context(): MutationContext {
     const load = this.#options.load?.();
     return {

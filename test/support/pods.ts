@@ -9,7 +9,7 @@ export interface ContainerSpec {
   imagePullPolicy?: string;
 }
 
-/** A minimal valid pod with the given containers. */
+/** Builds a minimal valid pod with the given containers. */
 export function podWith(
   containers: ContainerSpec[],
   extra: Record<string, unknown> = {},
@@ -22,7 +22,7 @@ export function podWith(
   };
 }
 
-/** A CREATE AdmissionReview for a pod in a namespace. */
+/** Builds a CREATE AdmissionReview for a pod in a namespace. */
 export function createReview(
   pod: unknown,
   namespace = "team-a",
@@ -43,7 +43,7 @@ export function createReview(
   };
 }
 
-/** A Node object with the given image names and sizes. */
+/** Builds a Node object with the given image names and sizes. */
 export function nodeWith(
   name: string,
   images: [string[], number][],
@@ -61,7 +61,7 @@ export function nodeWith(
   };
 }
 
-/** A context with a docker.io rule, the given raw configuration merged in, and these nodes. */
+/** Builds a context with a docker.io rule, the given raw configuration merged in, and these nodes. */
 export function contextWith(
   nodes: unknown[],
   rawConfig: Record<string, unknown> = {},
