@@ -61,6 +61,23 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
 }
 
+const unredacted = new WeakMap<Logger, Logger>();
+
+/**
+ * Returns a child of `logger` that skips redaction, for lines whose keys are all fixed by this
+ * project's code and none of them is a secret key. Redaction matches keys, so on such a line it
+ * changes nothing, yet on the admission line it took 8 % of the webhook's CPU time under load
+ * (bench/admission --profile).
+ */
+export function withoutRedaction(logger: Logger): Logger {
+  let child = unredacted.get(logger);
+  if (child === undefined) {
+    child = logger.child({}, { redact: [] });
+    unredacted.set(logger, child);
+  }
+  return child;
+}
+
 let root: Logger | undefined;
 
 /**

@@ -11,6 +11,10 @@ export function escapePointerToken(token: string): string {
   return token.replace(/~/g, "~0").replace(/\//g, "~1");
 }
 
+function unescapePointerToken(token: string): string {
+  return token.replace(/~1/g, "/").replace(/~0/g, "~");
+}
+
 /** Joins pointer tokens into a path under a base path ("" for the document root). */
 export function pointer(base: string, ...tokens: (string | number)[]): string {
   return base + tokens.map((token) => `/${escapePointerToken(String(token))}`).join("");
@@ -90,4 +94,31 @@ export function nodesAlreadyPreferred(spec: Record<string, unknown>): Set<string
 /** Prefixes every operation's path, for a pod template inside a workload. */
 export function patchUnderPath(operations: readonly Operation[], basePath: string): Operation[] {
   return operations.map((operation) => ({ ...operation, path: basePath + operation.path }));
+}
+
+/**
+ * Copies the objects and arrays on each operation's path, so the patch can be applied in place
+ * without changing `pod`. A deep copy would overflow the stack on a pod nested a few thousand
+ * levels deep (structuredClone in Node 20 fails near 1 900 levels of objects).
+ */
+export function copyAlongPaths(
+  pod: Record<string, unknown>,
+  patch: readonly Operation[],
+): Record<string, unknown> {
+  const root: Record<string, unknown> = { ...pod };
+  for (const operation of patch) {
+    let parent: Record<string, unknown> = root;
+    const tokens = operation.path.split("/").slice(1, -1).map(unescapePointerToken);
+    for (const token of tokens) {
+      const child = parent[token];
+      if (typeof child !== "object" || child === null) {
+        break;
+      }
+      // An array is copied as an array; its string index tokens ("0") read and write it alike.
+      const copy: unknown = Array.isArray(child) ? child.slice() : { ...child };
+      parent[token] = copy;
+      parent = copy as Record<string, unknown>;
+    }
+  }
+  return root;
 }

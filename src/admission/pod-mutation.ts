@@ -5,11 +5,12 @@ import type { Operation } from "fast-json-patch";
 
 import { buildPreferredTerms } from "../locality/affinity.ts";
 import { planHints, type HintPlan } from "../locality/hints.ts";
-import { arrayField, field, isObject, stringField } from "../object-fields.ts";
+import { arrayField, field, isObject, stringField, stringRecord } from "../object-fields.ts";
 import { decideContainer, type ContainerField, type ContainerOutcome } from "./containers.ts";
 import type { ContainerDecision, MutationContext, MutationResult } from "./contract.ts";
 import {
   appendPreferredTermsOps,
+  copyAlongPaths,
   nodesAlreadyPreferred,
   pointer,
   setAnnotationOps,
@@ -19,6 +20,8 @@ import {
 export const ORIGINAL_IMAGES_ANNOTATION = "kube-image-cache.io/original-images";
 /** Pods carrying this label with value "true" are never mutated. */
 export const SKIP_LABEL = "kube-image-cache.io/skip";
+/** The API server rejects a pod whose annotation keys and values exceed 256 KiB in total. */
+const MAX_ANNOTATIONS_BYTES = 256 * 1024;
 /** The kubelet marks the API copy of a static pod with this annotation. */
 const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
 
@@ -53,7 +56,9 @@ export function mutatePod(
     return finish(pod, patch, decisions, warnings);
   }
 
-  patch.push(...annotationOps(pod, decisions));
+  const annotation = annotationOps(pod, decisions);
+  patch.push(...annotation.operations);
+  warnings.push(...annotation.warnings);
   const podImages = outcomes.flatMap((outcome) =>
     outcome.podImage === undefined ? [] : [outcome.podImage],
   );
@@ -154,14 +159,18 @@ function imageOps(decisions: readonly ContainerDecision[]): Operation[] {
   );
 }
 
-/** Records the original images of rewritten containers, merged with what an earlier pass recorded. */
+/**
+ * Records the original images of rewritten containers, merged with what an earlier pass recorded.
+ * Leaves the annotation out, with a warning, where it would push the pod's annotations past the
+ * API server's size limit: the API server would then reject the pod.
+ */
 function annotationOps(
   pod: Record<string, unknown>,
   decisions: readonly ContainerDecision[],
-): Operation[] {
+): { operations: Operation[]; warnings: string[] } {
   const rewritten = decisions.filter((decision) => decision.result === "rewritten");
   if (rewritten.length === 0) {
-    return [];
+    return { operations: [], warnings: [] };
   }
   // An entry left from an earlier rewrite is replaced: the image being rewritten now is what
   // the pod was written with (a pod recreated from `kubectl get -o yaml` carries a stale one).
@@ -169,7 +178,29 @@ function annotationOps(
   for (const decision of rewritten) {
     recorded[decision.name] = decision.image;
   }
-  return setAnnotationOps(pod, ORIGINAL_IMAGES_ANNOTATION, JSON.stringify(recorded));
+  const value = JSON.stringify(recorded);
+  const annotations = field(field(pod, "metadata"), "annotations");
+  const size = annotationsBytes({
+    ...stringRecord(annotations),
+    [ORIGINAL_IMAGES_ANNOTATION]: value,
+  });
+  if (size > MAX_ANNOTATIONS_BYTES) {
+    const warning =
+      `kube-image-cache: annotation ${ORIGINAL_IMAGES_ANNOTATION} left out: ` +
+      `the pod's annotations would take ${size} bytes, ` +
+      `over the API server's limit of ${MAX_ANNOTATIONS_BYTES}`;
+    return { operations: [], warnings: [warning] };
+  }
+  return { operations: setAnnotationOps(pod, ORIGINAL_IMAGES_ANNOTATION, value), warnings: [] };
+}
+
+/** Size of annotations as the API server counts it: UTF-8 bytes of every key and value. */
+function annotationsBytes(annotations: Record<string, string>): number {
+  let total = 0;
+  for (const [key, value] of Object.entries(annotations)) {
+    total += Buffer.byteLength(key, "utf8") + Buffer.byteLength(value, "utf8");
+  }
+  return total;
 }
 
 function readOriginalImages(pod: Record<string, unknown>): Record<string, string> {
@@ -215,7 +246,7 @@ function finish(
   const object =
     patch.length === 0
       ? pod
-      : jsonpatch.applyPatch(structuredClone(pod), patch, false, true).newDocument;
+      : jsonpatch.applyPatch(copyAlongPaths(pod, patch), patch, false, true).newDocument;
   return {
     patch,
     object,

@@ -112,11 +112,22 @@ export function singleNodeOfTerm(term: unknown): string | undefined {
   ) {
     return undefined;
   }
-  const requirement = fields[0] as { key?: unknown; operator?: unknown; values?: unknown };
-  const values = requirement.values;
+  return nodeOfRequirement(fields[0]);
+}
+
+/** Returns the node of a `metadata.name In [<node>]` field requirement, or undefined. */
+function nodeOfRequirement(requirement: unknown): string | undefined {
+  if (typeof requirement !== "object" || requirement === null) {
+    return undefined;
+  }
+  const { key, operator, values } = requirement as {
+    key?: unknown;
+    operator?: unknown;
+    values?: unknown;
+  };
   if (
-    requirement.key !== "metadata.name" ||
-    requirement.operator !== "In" ||
+    key !== "metadata.name" ||
+    operator !== "In" ||
     !Array.isArray(values) ||
     values.length !== 1 ||
     typeof values[0] !== "string"

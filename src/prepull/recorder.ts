@@ -32,6 +32,12 @@ export interface ColdImageRecorderOptions {
   >;
   /** Clock in milliseconds since the Unix epoch; default Date.now. */
   readonly now?: () => number;
+  /**
+   * How long stop() keeps retrying a failed write, in milliseconds; default 5000. With the
+   * server's 10 s shutdown timeout and the 5 s preStop sleep it stays within Kubernetes' default
+   * 30 s grace period.
+   */
+  readonly stopTimeoutMs?: number;
 }
 
 /** The result of one flush. */
@@ -41,6 +47,9 @@ export interface FlushResult {
   /** The write failed and the entries went back into the queue. */
   readonly failed: boolean;
 }
+
+const DEFAULT_STOP_TIMEOUT_MS = 5000;
+const STOP_RETRY_INITIAL_MS = 100;
 
 /** A bounded queue of cold-image sightings flushed to a RecordStore. */
 export class ColdImageRecorder {
@@ -113,11 +122,32 @@ export class ColdImageRecorder {
     return run;
   }
 
-  /** Stops the timer and flushes what is queued. */
+  /**
+   * Stops the timer and flushes what is queued. The queue is lost when the process exits, so a
+   * failed write is retried with a doubling delay until it succeeds or stopTimeoutMs has passed.
+   * Entries still queued after that are logged as lost.
+   */
   async stop(): Promise<FlushResult> {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    return this.flush();
+    const deadline = performance.now() + (this.#options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
+    let delayMs = STOP_RETRY_INITIAL_MS;
+    let written = 0;
+    let result = await this.flush();
+    written += result.written;
+    while (result.failed && performance.now() + delayMs < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      delayMs *= 2;
+      result = await this.flush();
+      written += result.written;
+    }
+    if (result.failed) {
+      this.#options.logger.error(
+        { location: this.#options.store.location, entries: this.#queue.size },
+        "failed to write the cold-image record before stopping; the queued entries are lost",
+      );
+    }
+    return { written, failed: result.failed };
   }
 
   async #flushOnce(): Promise<FlushResult> {

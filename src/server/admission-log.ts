@@ -1,7 +1,7 @@
 // The log line and metric counts for one admission decision. Each /mutate request logs exactly
-// one info line on a child logger that carries the request's identity.
+// one info line that carries the request's identity.
 import type { ContainerDecision, MutationResult, RequestSummary } from "../admission/contract.ts";
-import type { Logger } from "../logger.ts";
+import { withoutRedaction, type Logger } from "../logger.ts";
 import type { AdmissionCounts, AdmissionResult } from "./metrics.ts";
 
 /** The results a reviewed request can have; the others come from the server itself. */
@@ -85,8 +85,10 @@ export function decide(result: MutationResult): Decision {
 }
 
 /**
- * Logs the decision for a reviewed request: one info line with what happened to each container,
- * the preferred nodes and the cold images, then the patch at debug. Returns the classification.
+ * Logs the decision for a reviewed request: one info line with the request's identity, what
+ * happened to each container, the preferred nodes and the cold images, then the patch at debug.
+ * Returns the classification. The info line skips redaction because every key in it is fixed
+ * here (image strings and reasons are values, and redaction matches keys only).
  */
 export function logReviewed(
   parent: Logger,
@@ -95,11 +97,12 @@ export function logReviewed(
   durationMs: number,
 ): Decision {
   const decision = decide(result);
-  const logger = parent.child(summaryFieldsOf(request));
+  const identity = summaryFieldsOf(request);
   const containers = groupContainers(result.containers);
 
-  logger.info(
+  withoutRedaction(parent).info(
     {
+      ...identity,
       result: decision.result,
       ...(result.skipReason !== undefined ? { skipReason: result.skipReason } : {}),
       ...containers,
@@ -114,8 +117,8 @@ export function logReviewed(
     },
     MESSAGES[decision.result],
   );
-  if (result.patch.length > 0) {
-    logger.debug({ patch: result.patch }, "admission patch");
+  if (result.patch.length > 0 && parent.isLevelEnabled("debug")) {
+    parent.child(identity).debug({ patch: result.patch }, "admission patch");
   }
   return decision;
 }

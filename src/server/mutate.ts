@@ -71,7 +71,7 @@ async function admit(
   try {
     body = JSON.parse(bytes.toString("utf8"));
   } catch (error: unknown) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = describeJsonError(error);
     return reject(options.logger, 400, `request body is not valid JSON: ${reason}`);
   }
 
@@ -126,14 +126,21 @@ function bodyError(error: unknown, res: Response, options: MutateOptions): Prepa
 
 async function review(body: unknown, options: MutateOptions): Promise<PreparedResponse> {
   const started = performance.now();
-  const logger = options.logger.child(requestFieldsOf(body));
+  // Only failures log through this child, so it is built on first use: pino serialises and
+  // redacts a child's bindings when it is created.
+  let child: Logger | undefined;
+  const requestLogger = (): Logger => (child ??= options.logger.child(requestFieldsOf(body)));
   const reviewer = options.review ?? reviewAdmission;
 
   let timed: Timed<ReviewOutcome>;
   try {
-    timed = await withDeadline(() => reviewer(body, options.context()), options.deadlineMs, logger);
+    timed = await withDeadline(
+      () => reviewer(body, options.context()),
+      options.deadlineMs,
+      requestLogger,
+    );
   } catch (err: unknown) {
-    logger.error({ err }, "admission review failed; pod admitted unchanged");
+    requestLogger().error({ err }, "admission review failed; pod admitted unchanged");
     return admitUnchanged(body, INTERNAL_ERROR_WARNING, "error");
   }
 
@@ -141,13 +148,13 @@ async function review(body: unknown, options: MutateOptions): Promise<PreparedRe
     const warning =
       `kube-image-cache did not decide within ${options.deadlineMs} ms ` +
       "(server.deadlineMs); pod admitted unchanged";
-    logger.warn({ deadlineMs: options.deadlineMs }, "admission review timed out");
+    requestLogger().warn({ deadlineMs: options.deadlineMs }, "admission review timed out");
     return admitUnchanged(body, warning, "timeout");
   }
 
   const outcome = timed.value;
   if (outcome.kind === "invalid") {
-    return reject(logger, outcome.status, outcome.message);
+    return reject(requestLogger(), outcome.status, outcome.message);
   }
   const durationMs = performance.now() - started;
   const decision = logReviewed(options.logger, outcome.request, outcome.result, durationMs);
@@ -186,7 +193,7 @@ type Timed<T> = { readonly kind: "done"; readonly value: T } | { readonly kind: 
 async function withDeadline<T>(
   task: () => T | Promise<T>,
   ms: number,
-  logger: Logger,
+  logger: () => Logger,
 ): Promise<Timed<T>> {
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
@@ -200,7 +207,7 @@ async function withDeadline<T>(
   const work = new Promise<T>((resolve) => resolve(task()));
   work.catch((err: unknown) => {
     if (timedOut) {
-      logger.warn({ err }, "admission review failed after its deadline");
+      logger().warn({ err }, "admission review failed after its deadline");
     }
   });
 
@@ -212,6 +219,19 @@ async function withDeadline<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Describes a JSON.parse error by position only. V8's own message quotes the text around the
+ * error, which may be part of a secret in the pod, and the message is logged and sent back.
+ */
+function describeJsonError(error: unknown): string {
+  const message = error instanceof Error ? error.message : "";
+  const position = /at position (\d+)/.exec(message)?.[1];
+  if (position !== undefined) {
+    return `syntax error at position ${position}`;
+  }
+  return message === "Unexpected end of JSON input" ? "unexpected end of input" : "syntax error";
 }
 
 function fieldOf(value: unknown, key: string): unknown {

@@ -40,6 +40,20 @@ export interface ServerOptions {
   readonly review?: ReviewFunction;
   /** Metrics registry shared with background components; a new one when absent. */
   readonly registry?: Registry;
+  /** Overrides the default connection timeouts; tests shorten them to see slow clients cut off. */
+  readonly timeouts?: Partial<ConnectionTimeouts>;
+}
+
+/** Limits on how long a client may take, in milliseconds. */
+export interface ConnectionTimeouts {
+  /** Time allowed to receive a request's complete headers. */
+  readonly headersMs: number;
+  /** Time allowed to receive a whole request, headers and body. */
+  readonly requestMs: number;
+  /** Time allowed from accepting a TCP connection to the end of the TLS handshake. */
+  readonly handshakeMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  readonly keepAliveMs: number;
 }
 
 /** A listening server. */
@@ -86,19 +100,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.review !== undefined ? { review: options.review } : {}),
   });
 
+  const timeouts: ConnectionTimeouts = {
+    headersMs: HEADERS_TIMEOUT_MS,
+    requestMs: REQUEST_TIMEOUT_MS,
+    handshakeMs: HANDSHAKE_TIMEOUT_MS,
+    keepAliveMs: KEEP_ALIVE_TIMEOUT_MS,
+    ...options.timeouts,
+  };
   const server = createServer(
     {
       ...reloader.secureContextOptions,
-      headersTimeout: HEADERS_TIMEOUT_MS,
-      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
       // Node checks the two timeouts above only this often (30 s by default), so a slow client
       // would otherwise keep its connection up to 30 s past them.
       connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
       // A client that opens TCP but never finishes the TLS handshake holds a socket; Node's
       // default lets it do so for 120 s.
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      handshakeTimeout: timeouts.handshakeMs,
       keepAlive: true,
-      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      keepAliveTimeout: timeouts.keepAliveMs,
     },
     app,
   );
@@ -166,7 +187,9 @@ function trackRequests(server: Server): RequestTracker {
   const waiters = new Set<() => void>();
   let closing = false;
 
-  server.on("request", (_req, res: ServerResponse) => {
+  // Runs before the app, which sends some responses (/healthz, /readyz) synchronously. Setting a
+  // header after that throws ERR_HTTP_HEADERS_SENT, uncaught, during shutdown.
+  server.prependListener("request", (_req, res: ServerResponse) => {
     active.add(res);
     if (closing) {
       res.setHeader("Connection", "close");

@@ -58,7 +58,6 @@ describe("every role", () => {
 describe("webhook permissions", () => {
   it("reads nodes and pods cluster-wide", () => {
     assert.deepEqual(grants("ClusterRole", "kube-image-cache-webhook"), [
-      "get /nodes",
       "list /nodes",
       "list /pods",
       "watch /nodes",
@@ -80,8 +79,6 @@ describe("pre-puller permissions", () => {
     assert.deepEqual(grants("ClusterRole", "kube-image-cache-prepull"), [
       "create /pods",
       "delete /pods",
-      "get /nodes",
-      "get /pods",
       "list /nodes",
       "list /pods",
       "watch /nodes",
@@ -96,7 +93,6 @@ describe("pre-puller permissions", () => {
       `get /configmaps/${OBJECT_NAMES.record}`,
       `get /configmaps/${OBJECT_NAMES.status}`,
       `get coordination.k8s.io/leases/${OBJECT_NAMES.lease}`,
-      `update /configmaps/${OBJECT_NAMES.record}`,
       `update /configmaps/${OBJECT_NAMES.status}`,
       `update coordination.k8s.io/leases/${OBJECT_NAMES.lease}`,
     ]);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { InvalidConfigError } from "../../src/config.ts";
-import { createLogger } from "../../src/logger.ts";
+import { createLogger, withoutRedaction } from "../../src/logger.ts";
 import { fieldAt } from "./https-client.ts";
 import { captureLogs } from "./test-server.ts";
 
@@ -31,6 +31,16 @@ test("docker auths and tokens redacted", () => {
   assert.equal(fieldAt(line, "config", "auths"), "[redacted]");
   assert.equal(fieldAt(line, "token"), "[redacted]");
   assert.equal(fieldAt(line, "registry", "password"), "[redacted]");
+});
+
+test("unredacted child leaves parent redacting", () => {
+  const logs = captureLogs("info");
+  withoutRedaction(logs.logger).info({ image: "nginx:1.25" }, "decision");
+  logs.logger.info({ token: "t0ken" }, "registry");
+  const [decision, registry] = logs.lines();
+
+  assert.equal(fieldAt(decision, "image"), "nginx:1.25");
+  assert.equal(fieldAt(registry, "token"), "[redacted]");
 });
 
 test("errors serialised under err", () => {
