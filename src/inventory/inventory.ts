@@ -1,6 +1,6 @@
 // The node inventory: what each node reports in status.images, indexed by digest and by
 // normalised name so that one lookup costs the same however many nodes the cluster has.
-import { formatName, type ImageReference } from "../image/reference.ts";
+import { formatName, formatReference, type ImageReference } from "../image/reference.ts";
 import { readImageEntries, summariseNode } from "./node-summary.ts";
 
 /** A node taint, as in the Node API object. */
@@ -120,8 +120,13 @@ export class NodeIndex implements Inventory {
     if (summary === undefined) {
       return problems;
     }
-    this.remove(summary.name);
     const entries = readImageEntries(node, summary.name, problems);
+    // Most node updates change only conditions and heartbeat times. Keeping the version for them
+    // keeps the hint rankings cached per version.
+    if (this.isUnchanged(summary, entries)) {
+      return problems;
+    }
+    this.remove(summary.name);
     this.summaries.set(summary.name, summary);
     this.images.set(summary.name, entries);
     for (const entry of entries) {
@@ -143,6 +148,17 @@ export class NodeIndex implements Inventory {
     this.images.delete(name);
     this.changed();
     return true;
+  }
+
+  private isUnchanged(summary: NodeSummary, entries: readonly NodeImage[]): boolean {
+    const previous = this.summaries.get(summary.name);
+    const previousEntries = this.images.get(summary.name);
+    return (
+      previous !== undefined &&
+      previousEntries !== undefined &&
+      JSON.stringify(previous) === JSON.stringify(summary) &&
+      sameEntries(previousEntries, entries)
+    );
   }
 
   private changed(): void {
@@ -256,4 +272,27 @@ export function taggedNameKey(reference: ImageReference): string {
     taggedKeys.set(reference, key);
   }
   return key;
+}
+
+/** Compares two status.images lists entry by entry, in order. */
+function sameEntries(left: readonly NodeImage[], right: readonly NodeImage[]): boolean {
+  return (
+    left.length === right.length &&
+    left.every((entry, index) => {
+      const other = right[index];
+      return (
+        entry === other ||
+        (other !== undefined &&
+          entry.sizeBytes === other.sizeBytes &&
+          entry.references.length === other.references.length &&
+          entry.references.every((reference, at) => {
+            const otherReference = other.references[at];
+            return (
+              otherReference !== undefined &&
+              formatReference(reference) === formatReference(otherReference)
+            );
+          }))
+      );
+    })
+  );
 }

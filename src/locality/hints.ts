@@ -15,6 +15,7 @@ import { computeLayerOverlap, podLayersFor } from "./layer-overlap.ts";
 import type { LayerSource, Platform } from "./layers.ts";
 import type { NodeLoadView } from "./load.ts";
 import { hasLayerCoverage, platformOf, type NodeLayerIndex } from "./node-layers.ts";
+import { withSpareCapacity } from "./spare-capacity.ts";
 import { coldImages, computeOverlap, type PodImage } from "./overlap.ts";
 
 /** Inputs of hint planning besides the pod. */
@@ -207,7 +208,14 @@ function selectNodes(ranking: Ranking, inputs: HintInputs, cold: readonly string
     );
   }
 
-  const rotated = rotateTies(ranked, config.affinity.maxPreferredNodes, inputs.tieBreakSeed);
+  const { minHeldShare } = config.affinity;
+  const worthHinting = ranked.filter((candidate) => heldShare(candidate) >= minHeldShare);
+  if (worthHinting.length === 0) {
+    return finish(
+      `no feasible node holds ${formatPercent(minHeldShare)} of the pod's bytes (affinity.minHeldShare); a hint would save too little`,
+    );
+  }
+  const rotated = rotateTies(worthHinting, config.affinity.maxPreferredNodes, inputs.tieBreakSeed);
   const roomy = withSpareCapacity(
     rotated,
     ranking.feasibleNodes,
@@ -321,42 +329,6 @@ function scoreByImages(
 }
 
 /**
- * Walks the ranked candidates and keeps the first maxNodes at or below the feasible nodes' mean
- * requested CPU share plus the configured headroom, so the walk is short however many nodes
- * are warm.
- */
-function withSpareCapacity(
-  ranked: readonly ScoredNode[],
-  feasibleNodes: readonly NodeSummary[],
-  maxNodes: number,
-  inputs: HintInputs,
-): { kept: ScoredNode[] } {
-  const { load, inventory, config } = inputs;
-  if (load === undefined || !config.balance.enabled) {
-    return { kept: ranked.slice(0, maxNodes) };
-  }
-  // The mean is over the nodes this pod could use: idle nodes it cannot run on (tainted,
-  // another architecture) would pull the mean down and switch hints off.
-  const limit = load.meanCpuShare(feasibleNodes) + config.balance.headroomOverMean;
-  const kept: ScoredNode[] = [];
-  for (const candidate of ranked) {
-    if (kept.length >= maxNodes) {
-      break;
-    }
-    const capacity = inventory.nodesByName.get(candidate.node)?.allocatable.cpuMillis ?? 0;
-    if (capacity <= 0) {
-      kept.push(candidate);
-      continue;
-    }
-    const share = load.requested(candidate.node).cpuMillis / capacity;
-    if (share <= limit) {
-      kept.push({ ...candidate, spare: 1 - share });
-    }
-  }
-  return { kept };
-}
-
-/**
  * When the cut at maxNodes falls inside a run of equally warm nodes, rotates that run by the
  * seed, so which of them are named varies between pods instead of always being the first by name.
  */
@@ -429,4 +401,8 @@ function platformKeyOf(node: NodeSummary): string | undefined {
 
 function none(reason: string, cold: readonly string[]): HintPlan {
   return { preferences: [], reason, basis: "none", cold };
+}
+
+function formatPercent(share: number): string {
+  return `${Math.round(share * 100)} %`;
 }

@@ -11,9 +11,15 @@ export interface NodeLoadView {
    * CPU, idle nodes included.
    */
   meanCpuShare(nodes: readonly NodeSummary[]): number;
+  /**
+   * The requested CPU share below which `fraction` of the nodes that report allocatable CPU lie
+   * (0.25: the lower quartile); 0 without such nodes.
+   */
+  cpuShareQuantile(nodes: readonly NodeSummary[], fraction: number): number;
 }
 
-// The mean is reused for this long: it scans every node, and admissions come in bursts.
+// The mean and quantiles are reused for this long: they scan every node, and admissions come
+// in bursts.
 const MEAN_REUSE_MS = 1000;
 
 interface PodRecord {
@@ -25,6 +31,42 @@ interface HintRecord {
   readonly node: string;
   readonly requests: Resources;
   readonly expiresAt: number;
+  /** Set once the hint is settled by a pod or expired, so neither counts it twice. */
+  done: boolean;
+}
+
+/**
+ * Hints in the order they were added, read from `head` on. The array is compacted only once
+ * the consumed part passes half of it, so removing from the front costs O(1) amortised.
+ */
+class HintQueue {
+  private records: HintRecord[] = [];
+  private head = 0;
+
+  push(record: HintRecord): void {
+    this.records.push(record);
+  }
+
+  /** Drops finished records from the front and returns the oldest one left. */
+  first(): HintRecord | undefined {
+    while (this.head < this.records.length && this.records[this.head]?.done === true) {
+      this.head += 1;
+    }
+    this.compact();
+    return this.records[this.head];
+  }
+
+  shift(): void {
+    this.head += 1;
+    this.compact();
+  }
+
+  private compact(): void {
+    if (this.head > 64 && this.head * 2 > this.records.length) {
+      this.records = this.records.slice(this.head);
+      this.head = 0;
+    }
+  }
 }
 
 const ZERO: Resources = { cpuMillis: 0, memoryBytes: 0 };
@@ -36,9 +78,13 @@ const ZERO: Resources = { cpuMillis: 0, memoryBytes: 0 };
 export class NodeLoad implements NodeLoadView {
   private readonly pods = new Map<string, PodRecord>();
   private readonly totals = new Map<string, Resources>();
-  private hints: HintRecord[] = [];
+  /** Every pending hint, oldest first. All share one lifetime, so they expire in this order. */
+  private readonly hints = new HintQueue();
+  /** Pending hints per node, oldest first, for settling when a pod lands there. */
+  private readonly hintsByNode = new Map<string, HintQueue>();
   private readonly hintTotals = new Map<string, Resources>();
-  private mean: { nodes: readonly NodeSummary[]; at: number; value: number } | undefined;
+  // Keyed by the nodes array: each cached hint ranking keeps its own feasible nodes array.
+  private readonly shares = new WeakMap<readonly NodeSummary[], CpuShares>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -98,7 +144,14 @@ export class NodeLoad implements NodeLoadView {
     if (lifetimeMs <= 0) {
       return;
     }
-    this.hints.push({ node, requests, expiresAt: this.now() + lifetimeMs });
+    const record: HintRecord = { node, requests, expiresAt: this.now() + lifetimeMs, done: false };
+    this.hints.push(record);
+    let queue = this.hintsByNode.get(node);
+    if (queue === undefined) {
+      queue = new HintQueue();
+      this.hintsByNode.set(node, queue);
+    }
+    queue.push(record);
     addTo(this.hintTotals, node, requests, 1);
   }
 
@@ -113,25 +166,35 @@ export class NodeLoad implements NodeLoadView {
   }
 
   meanCpuShare(nodes: readonly NodeSummary[]): number {
+    return this.sharesOf(nodes).mean;
+  }
+
+  cpuShareQuantile(nodes: readonly NodeSummary[], fraction: number): number {
+    const { sorted } = this.sharesOf(nodes);
+    const index = Math.min(sorted.length - 1, Math.floor(fraction * sorted.length));
+    return sorted[Math.max(0, index)] ?? 0;
+  }
+
+  /** The nodes' requested CPU shares, sorted, and their mean; reused for MEAN_REUSE_MS. */
+  private sharesOf(nodes: readonly NodeSummary[]): CpuShares {
     const now = this.now();
-    if (
-      this.mean !== undefined &&
-      this.mean.nodes === nodes &&
-      now - this.mean.at < MEAN_REUSE_MS
-    ) {
-      return this.mean.value;
+    const cached = this.shares.get(nodes);
+    if (cached !== undefined && now - cached.at < MEAN_REUSE_MS) {
+      return cached;
     }
+    const sorted: number[] = [];
     let sum = 0;
-    let count = 0;
     for (const node of nodes) {
       if (node.allocatable.cpuMillis > 0) {
-        sum += this.requested(node.name).cpuMillis / node.allocatable.cpuMillis;
-        count += 1;
+        const share = this.requested(node.name).cpuMillis / node.allocatable.cpuMillis;
+        sorted.push(share);
+        sum += share;
       }
     }
-    const value = count === 0 ? 0 : sum / count;
-    this.mean = { nodes, at: now, value };
-    return value;
+    sorted.sort((left, right) => left - right);
+    const shares = { at: now, mean: sorted.length === 0 ? 0 : sum / sorted.length, sorted };
+    this.shares.set(nodes, shares);
+    return shares;
   }
 
   /** Number of pods tracked, for metrics. */
@@ -145,29 +208,45 @@ export class NodeLoad implements NodeLoadView {
 
   /** A pod landing on a hinted node is the hint coming true: the oldest hint there is settled. */
   private settleHint(node: string): void {
-    const index = this.hints.findIndex((hint) => hint.node === node);
-    const hint = this.hints[index];
-    if (hint !== undefined) {
-      this.hints.splice(index, 1);
-      addTo(this.hintTotals, node, hint.requests, -1);
+    const queue = this.hintsByNode.get(node);
+    const hint = queue?.first();
+    if (queue === undefined || hint === undefined) {
+      return;
     }
+    hint.done = true;
+    queue.shift();
+    addTo(this.hintTotals, node, hint.requests, -1);
+    this.dropIfEmpty(node, queue);
   }
 
   private expireHints(): void {
     const now = this.now();
-    // Hints are appended in time order (one lifetime for all), so expired ones lead the list.
-    let expired = 0;
-    while (expired < this.hints.length && (this.hints[expired]?.expiresAt ?? Infinity) <= now) {
-      const hint = this.hints[expired];
-      if (hint !== undefined) {
-        addTo(this.hintTotals, hint.node, hint.requests, -1);
+    for (let hint = this.hints.first(); hint !== undefined; hint = this.hints.first()) {
+      if (hint.expiresAt > now) {
+        return;
       }
-      expired += 1;
-    }
-    if (expired > 0) {
-      this.hints = this.hints.slice(expired);
+      hint.done = true;
+      this.hints.shift();
+      addTo(this.hintTotals, hint.node, hint.requests, -1);
+      const queue = this.hintsByNode.get(hint.node);
+      if (queue !== undefined) {
+        // Also drops the finished records at the front of the node's queue.
+        this.dropIfEmpty(hint.node, queue);
+      }
     }
   }
+
+  private dropIfEmpty(node: string, queue: HintQueue): void {
+    if (queue.first() === undefined) {
+      this.hintsByNode.delete(node);
+    }
+  }
+}
+
+interface CpuShares {
+  readonly at: number;
+  readonly mean: number;
+  readonly sorted: readonly number[];
 }
 
 function addTo(

@@ -39,7 +39,28 @@ export function findHolders(inventory: Inventory, image: PodImage): readonly Hol
     return direct;
   }
   const mirrored = inventory.holdersOfTaggedName(taggedNameKey(image.mirrored));
-  return mergeHoldings(direct, mirrored);
+  // The inventory keys its holder lists by node, so a list returned alone needs no merge.
+  if (mirrored.length === 0) {
+    return direct;
+  }
+  return direct.length === 0 ? mirrored : mergeHoldings(direct, mirrored);
+}
+
+/**
+ * Returns whether any node holds the image, by the rules of findHolders, without building the
+ * merged list that findHolders returns (an entry per node for a popular image).
+ */
+function isHeld(inventory: Inventory, image: PodImage): boolean {
+  if (image.original.digest !== undefined) {
+    return inventory.holdersOfDigest(image.original.digest).length > 0;
+  }
+  if (inventory.holdersOfTaggedName(taggedNameKey(image.original)).length > 0) {
+    return true;
+  }
+  return (
+    image.mirrored !== undefined &&
+    inventory.holdersOfTaggedName(taggedNameKey(image.mirrored)).length > 0
+  );
 }
 
 /** Scores every node holding any of the pod's images; each distinct image is counted once. */
@@ -92,6 +113,6 @@ function mergeHoldings(first: readonly Holding[], second: readonly Holding[]): H
 /** Images no node reports, as pulled (mirrored when rewritten); each distinct image once. */
 export function coldImages(inventory: Inventory, images: readonly PodImage[]): ImageReference[] {
   return distinctImages(images)
-    .filter((image) => findHolders(inventory, image).length === 0)
+    .filter((image) => !isHeld(inventory, image))
     .map((image) => image.mirrored ?? image.original);
 }

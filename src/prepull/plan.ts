@@ -155,13 +155,18 @@ function chooseTargets(
     input.isReported(entry.image, node.name) ||
     input.progress.imageStateOn(entry.image, node.name) !== undefined;
   const holding = eligible.filter(present);
+  const missing = Math.max(0, policy.count - holding.length);
+  const failedNodes = eligible.filter((node) => failures.has(node.name) && !present(node));
+  if (missing === 0) {
+    // Most recorded images are already on their nodes, and sorting every eligible node by spare
+    // capacity for each of them would dominate the pass.
+    return [...holding, ...failedNodes];
+  }
   const candidates = eligible
     .filter((node) => !present(node) && !failures.has(node.name))
     .map((node) => ({ node, spare: input.spare(node) }))
     .sort((a, b) => b.spare - a.spare || compareNames(a.node.name, b.node.name))
     .map(({ node }) => node);
-  const missing = Math.max(0, policy.count - holding.length);
-  const failedNodes = eligible.filter((node) => failures.has(node.name) && !present(node));
   return [...holding, ...candidates.slice(0, missing), ...failedNodes];
 }
 

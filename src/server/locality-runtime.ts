@@ -11,9 +11,11 @@ import type { Inventory } from "../inventory/inventory.ts";
 import { podRequests } from "../inventory/pod-requests.ts";
 import type { NodeLoad } from "../locality/load.ts";
 import {
-  buildNodeLayerIndex,
+  buildNodeLayerIndexInSlices,
   EMPTY_LAYER_INDEX,
+  nextEventLoopTurn,
   type NodeLayerIndex,
+  type SliceOptions,
 } from "../locality/node-layers.ts";
 import type { Logger } from "../logger.ts";
 import { MirrorHealth } from "../mirror/health.ts";
@@ -32,6 +34,8 @@ export interface LocalityRuntimeOptions {
   readonly logger: Logger;
   /** How often the node layer index is rebuilt when nodes or manifests changed; default 5 s. */
   readonly indexIntervalMs?: number;
+  /** Slicing of index rebuilds; default 2,000 node images a slice, one event-loop turn between. */
+  readonly indexSlices?: Pick<SliceOptions, "imagesPerSlice" | "pause">;
   /** Called after each review that finished within the deadline; the cold-image recorder uses it. */
   readonly onReviewed?: (outcome: ReviewOutcome, body: unknown) => void;
 }
@@ -52,6 +56,9 @@ export class LocalityRuntime {
   #built = { version: -1, generation: -1 };
   #generation = 0;
   #timer: NodeJS.Timeout | undefined;
+  // The rebuild in progress. refresh starts no other until it settles.
+  #rebuild: Promise<void> | undefined;
+  readonly #stopping = new AbortController();
 
   constructor(options: LocalityRuntimeOptions) {
     const { config, metrics, logger } = options;
@@ -90,9 +97,11 @@ export class LocalityRuntime {
     this.#timer.unref();
   }
 
+  /** Stops mirror probes and index rebuilds. A rebuild in progress ends at its next slice. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    await this.health?.stop();
+    this.#stopping.abort(new Error("locality runtime stopped"));
+    await Promise.all([this.#rebuild, this.health?.stop()]);
   }
 
   /** Returns the context of one admission: configuration, nodes, mirrors, layers and load. */
@@ -127,17 +136,20 @@ export class LocalityRuntime {
     return outcome;
   }
 
-  /** Rebuilds the node layer index when the inventory or the manifest cache changed. */
+  /**
+   * Starts a rebuild of the node layer index when the inventory or the manifest cache changed
+   * since the last finished rebuild read them, unless a rebuild is in progress. Admissions read
+   * the previous index until the new one is complete. A change made during a rebuild is not in
+   * its index, so the first refresh after it ends starts another.
+   */
   refresh(): void {
     const inventory = this.#options.inventory();
     const changed =
       this.#built.version !== inventory.version || this.#built.generation !== this.#generation;
-    if (this.store !== undefined && changed) {
-      const started = performance.now();
-      this.#built = { version: inventory.version, generation: this.#generation };
-      this.#index = buildNodeLayerIndex(inventory, this.store);
-      this.#metrics.indexBuild.observe((performance.now() - started) / 1000);
-      this.#metrics.layerNodes.set(this.#index.completeNodes);
+    if (this.store !== undefined && changed && this.#rebuild === undefined) {
+      this.#rebuild = this.#rebuildIndex(inventory, this.store).finally(() => {
+        this.#rebuild = undefined;
+      });
     }
     const load = this.#options.load?.();
     if (load !== undefined) {
@@ -175,6 +187,36 @@ export class LocalityRuntime {
         { cpuMillis: requests.cpuMillis * share, memoryBytes: requests.memoryBytes * share },
         lifetimeMs,
       );
+    }
+  }
+
+  /** Builds the index in slices, swaps it in, and records the time spent in the slices. */
+  async #rebuildIndex(inventory: Inventory, source: ManifestStore): Promise<void> {
+    const started = { version: inventory.version, generation: this.#generation };
+    const pause = this.#options.indexSlices?.pause ?? nextEventLoopTurn;
+    let busyMs = 0;
+    let resumed = performance.now();
+    const countedPause = async (): Promise<void> => {
+      busyMs += performance.now() - resumed;
+      await pause();
+      resumed = performance.now();
+    };
+    try {
+      const index = await buildNodeLayerIndexInSlices(inventory, source, {
+        ...this.#options.indexSlices,
+        pause: countedPause,
+        signal: this.#stopping.signal,
+      });
+      busyMs += performance.now() - resumed;
+      this.#index = index;
+      this.#built = started;
+      this.#metrics.indexBuild.observe(busyMs / 1000);
+      this.#metrics.layerNodes.set(index.completeNodes);
+    } catch (error: unknown) {
+      if (!this.#stopping.signal.aborted) {
+        // The next refresh tries again, because #built still names the previous inputs.
+        this.#options.logger.error({ err: error }, "node layer index rebuild failed");
+      }
     }
   }
 
@@ -242,7 +284,7 @@ function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
     }),
     indexBuild: new Histogram({
       name: "kube_image_cache_layer_index_build_seconds",
-      help: "Time to rebuild the node layer index after nodes or manifests changed.",
+      help: "Time the event loop spent rebuilding the node layer index after nodes or manifests changed, summed over the slices of the rebuild.",
       buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),

@@ -92,6 +92,29 @@ describe("layer-level hints", () => {
     assert.equal(plan.preferences[0]?.totalBytes, 100 * MB);
   });
 
+  it("hints nodes holding at least minHeldShare", () => {
+    // warm-v1 holds the 95 MB base of 150 MB (63 %), other holds other:1's 50 MB (33 %).
+    const images = [podImage("team/app:v2"), podImage("team/other:1")];
+    const plan = planHints({}, images, inputsFor(nodes));
+    assert.deepEqual(
+      plan.preferences.map((preference) => preference.node),
+      ["warm-v1"],
+    );
+
+    const lower = planHints({}, images, inputsFor(nodes, {}, { affinity: { minHeldShare: 0.3 } }));
+    assert.deepEqual(
+      lower.preferences.map((preference) => preference.node),
+      ["warm-v1", "other"],
+    );
+  });
+
+  it("skips hints below minHeldShare", () => {
+    const images = [podImage("team/app:v2"), podImage("team/other:1")];
+    const plan = planHints({}, images, inputsFor(nodes, {}, { affinity: { minHeldShare: 0.7 } }));
+    assert.deepEqual(plan.preferences, []);
+    assert.match(plan.reason, /affinity\.minHeldShare/);
+  });
+
   it("falls back to images without manifests", () => {
     const inputs = inputsFor(nodes, { layers: layerSource({}) });
     const plan = planHints({}, [podImage("team/app:v2")], {
@@ -229,6 +252,48 @@ describe("node load", () => {
     load.addHint("a", { cpuMillis: 100, memoryBytes: 0 }, 60_000);
     load.setPod("p1", "a", { cpuMillis: 100, memoryBytes: 0 });
     assert.equal(load.requested("a").cpuMillis, 100);
+  });
+
+  it("expires and settles many hints once each", () => {
+    let now = 0;
+    const load = new NodeLoad(() => now);
+    // Hints on a and b alternate, one per millisecond, so the queues compact several times.
+    for (let i = 0; i < 1000; i += 1) {
+      now = i;
+      load.addHint(i % 2 === 0 ? "a" : "b", { cpuMillis: 1, memoryBytes: 0 }, 1000);
+    }
+    for (let i = 0; i < 300; i += 1) {
+      load.setPod(`p${i}`, "a", { cpuMillis: 0, memoryBytes: 0 });
+    }
+    // a: 500 hints, 300 settled (the oldest). b: 500 hints, none settled.
+    assert.equal(load.requested("a").cpuMillis, 200);
+    assert.equal(load.requested("b").cpuMillis, 500);
+
+    // At 1,599 the hints added at 0..599 have expired: a's 300 left among them were settled.
+    now = 1599;
+    assert.equal(load.requested("a").cpuMillis, 200);
+    assert.equal(load.requested("b").cpuMillis, 200);
+
+    // Settling after expiry takes the oldest hint still pending (added at 600), not an expired one.
+    load.setPod("late", "a", { cpuMillis: 0, memoryBytes: 0 });
+    assert.equal(load.requested("a").cpuMillis, 199);
+    now = 2000;
+    assert.equal(load.requested("a").cpuMillis, 0);
+    assert.equal(load.requested("b").cpuMillis, 0);
+  });
+
+  it("keeps separate shares per nodes list", () => {
+    const load = new NodeLoad(() => 0);
+    load.setPod("p1", "a", { cpuMillis: 2000, memoryBytes: 0 });
+    const { inventory } = buildInventory([
+      { metadata: { name: "a" }, status: { allocatable: { cpu: "4" } } },
+      { metadata: { name: "b" }, status: { allocatable: { cpu: "4" } } },
+    ]);
+    const both = inventory.nodes;
+    const onlyA = both.filter((node) => node.name === "a");
+    assert.equal(load.meanCpuShare(both), 0.25);
+    assert.equal(load.meanCpuShare(onlyA), 0.5);
+    assert.equal(load.meanCpuShare(both), 0.25);
   });
 
   it("averages over idle nodes too", () => {
