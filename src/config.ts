@@ -146,9 +146,9 @@ const BALANCE_NUMBERS: Readonly<Record<string, NumberSetting>> = {
   // In bench/scheduling the mean check alone left the spread of CPU requests 39 % above
   // default scheduling, hence loadQuantile below.
   headroomOverMean: { fallback: 0, min: -1, max: 1, integer: false },
-  // Keeps hints on the emptiest warm nodes. In bench/scheduling 0.15, with minHeldShare 0.5 and
-  // pre-pulling, gave 65 % fewer start-path bytes at +9.9 % CPU spread (one seed; see
-  // docs/benchmarks.md for a seed where it did not hold).
+  // Keeps hints on the emptiest warm nodes. In bench/scheduling, 0.15 with minHeldShare 0.5 and
+  // pre-pulling gave 65 % fewer start-path bytes at +9.9 % CPU spread for one workload.
+  // NOTE: another workload gave 55 % at +37 % (docs/benchmarks.md), so this is not settled.
   loadQuantile: { fallback: 0.15, min: 0, max: 1, integer: false },
   // "Most nodes already hold it", read as more than three quarters of the feasible nodes.
   maxHolderShare: { fallback: 0.75, min: 0, max: 1, integer: false },

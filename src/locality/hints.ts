@@ -209,7 +209,7 @@ function selectNodes(ranking: Ranking, inputs: HintInputs, cold: readonly string
   }
 
   const { minHeldShare } = config.affinity;
-  const worthHinting = ranked.filter((candidate) => heldShare(candidate) >= minHeldShare);
+  const worthHinting = holdingAtLeast(ranked, minHeldShare);
   if (worthHinting.length === 0) {
     return finish(
       `no feasible node holds ${formatPercent(minHeldShare)} of the pod's bytes (affinity.minHeldShare); a hint would save too little`,
@@ -401,6 +401,24 @@ function platformKeyOf(node: NodeSummary): string | undefined {
 
 function none(reason: string, cold: readonly string[]): HintPlan {
   return { preferences: [], reason, basis: "none", cold };
+}
+
+/**
+ * Returns the leading candidates holding at least `minShare` of the pod's bytes. `ranked` is
+ * sorted by held share, highest first, so a binary search finds the cut without a full pass.
+ */
+function holdingAtLeast(ranked: readonly ScoredNode[], minShare: number): readonly ScoredNode[] {
+  let low = 0;
+  let high = ranked.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (heldShare(ranked[middle] as ScoredNode) >= minShare) {
+      low = middle + 1;
+    } else {
+      high = middle;
+    }
+  }
+  return low === ranked.length ? ranked : ranked.slice(0, low);
 }
 
 function formatPercent(share: number): string {

@@ -175,7 +175,7 @@ export class NodeLoad implements NodeLoadView {
     return sorted[Math.max(0, index)] ?? 0;
   }
 
-  /** The nodes' requested CPU shares, sorted, and their mean; reused for MEAN_REUSE_MS. */
+  /** Computes the nodes' requested CPU shares, sorted, and their mean, reused for MEAN_REUSE_MS. */
   private sharesOf(nodes: readonly NodeSummary[]): CpuShares {
     const now = this.now();
     const cached = this.shares.get(nodes);
