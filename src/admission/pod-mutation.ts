@@ -12,7 +12,6 @@ import {
   appendPreferredTermsOps,
   copyAlongPaths,
   nodesAlreadyPreferred,
-  pointer,
   setAnnotationOps,
 } from "./patch.ts";
 
@@ -154,7 +153,8 @@ function imageOps(decisions: readonly ContainerDecision[]): Operation[] {
       ? [
           {
             op: "replace" as const,
-            path: pointer("", "spec", decision.field, decision.index, "image"),
+            // The field is one of three fixed names and the index a number: nothing to escape.
+            path: `/spec/${decision.field}/${decision.index}/image`,
             value: decision.rewrittenImage,
           },
         ]
@@ -183,11 +183,11 @@ function annotationOps(
   }
   const value = JSON.stringify(recorded);
   const annotations = field(field(pod, "metadata"), "annotations");
-  const size = annotationsBytes({
+  const size = bytesOverLimit({
     ...stringRecord(annotations),
     [ORIGINAL_IMAGES_ANNOTATION]: value,
   });
-  if (size > MAX_ANNOTATIONS_BYTES) {
+  if (size !== undefined) {
     const warning =
       `kube-image-cache: annotation ${ORIGINAL_IMAGES_ANNOTATION} left out: ` +
       `the pod's annotations would take ${size} bytes, ` +
@@ -197,13 +197,24 @@ function annotationOps(
   return { operations: setAnnotationOps(pod, ORIGINAL_IMAGES_ANNOTATION, value), warnings: [] };
 }
 
-/** Size of annotations as the API server counts it: UTF-8 bytes of every key and value. */
-function annotationsBytes(annotations: Record<string, string>): number {
+/**
+ * Returns the size of annotations as the API server counts it (UTF-8 bytes of every key and
+ * value) when it is over the limit, else undefined. A UTF-16 code unit takes at most 3 UTF-8
+ * bytes, so when 3 times the string lengths is within the limit nothing is encoded.
+ */
+function bytesOverLimit(annotations: Record<string, string>): number | undefined {
+  let units = 0;
+  for (const key in annotations) {
+    units += key.length + (annotations[key] as string).length;
+  }
+  if (units * 3 <= MAX_ANNOTATIONS_BYTES) {
+    return undefined;
+  }
   let total = 0;
   for (const [key, value] of Object.entries(annotations)) {
     total += Buffer.byteLength(key, "utf8") + Buffer.byteLength(value, "utf8");
   }
-  return total;
+  return total > MAX_ANNOTATIONS_BYTES ? total : undefined;
 }
 
 function readOriginalImages(pod: Record<string, unknown>): Record<string, string> {

@@ -66,6 +66,44 @@ describe("fuzz regressions", () => {
     assert.deepEqual(validateObject(applied.doc), []);
   });
 
+  it("counts annotation bytes, not characters", async () => {
+    // "é" is 2 bytes in UTF-8: the filler's characters fit the limit, its bytes do not.
+    const key = "example.com/filler";
+    const filler = "é".repeat((MAX_ANNOTATIONS_BYTES - key.length) / 2 - 20);
+    const pod = podWith([{ name: "web", image: "nginx:1.25" }]);
+    pod["metadata"] = { generateName: "web-", annotations: { [key]: filler } };
+    assert.deepEqual(validateObject(pod), []);
+
+    const response = await review(pod);
+    const patch = decodePatch(response);
+    assert.ok(patch.some((operation) => operation.path === "/spec/containers/0/image"));
+    assert.ok(patch.every((operation) => !operation.path.startsWith("/metadata")));
+    const applied = applyPatch(pod, patch);
+    assert.ok(applied.ok, applied.error);
+    assert.deepEqual(validateObject(applied.doc), []);
+  });
+
+  it("keeps annotation beside multi-byte text that fits", async () => {
+    // Three quarters of the limit in bytes, but over a third of it in characters, so the size
+    // cannot be bounded by 3 bytes per character and is measured exactly.
+    const pod = podWith([{ name: "web", image: "nginx:1.25" }]);
+    pod["metadata"] = {
+      generateName: "web-",
+      annotations: {
+        "example.com/accents": "é".repeat(MAX_ANNOTATIONS_BYTES / 8),
+        "example.com/ascii": "f".repeat(MAX_ANNOTATIONS_BYTES / 2),
+      },
+    };
+    assert.deepEqual(validateObject(pod), []);
+
+    const patch = decodePatch(await review(pod));
+    const annotationPath = `/metadata/annotations/${ORIGINAL_IMAGES_ANNOTATION.replace("/", "~1")}`;
+    assert.ok(patch.some((operation) => operation.path === annotationPath));
+    const applied = applyPatch(pod, patch);
+    assert.ok(applied.ok, applied.error);
+    assert.deepEqual(validateObject(applied.doc), []);
+  });
+
   it("rewrites a pod nested 2,500 levels deep", async () => {
     const pod = podWith([{ name: "web", image: "nginx:1.25" }], {
       nodeSelector: nested(2500, "object"),
