@@ -96,21 +96,27 @@ function namespaceOf(request: Record<string, unknown>): string | undefined {
   );
 }
 
+/** Builds the request's identity; fields the request lacks are left out, not set to undefined. */
 function summarise(request: Record<string, unknown>): RequestSummary {
   const metadata = field(field(request, "object"), "metadata");
-  const optional = {
-    namespace: namespaceOf(request),
-    name: stringField(request, "name") ?? stringField(metadata, "name"),
-    generateName: stringField(metadata, "generateName"),
-    operation: stringField(request, "operation"),
-    subResource: stringField(request, "subResource"),
-    kind: stringField(field(request, "kind"), "kind"),
-  };
-  return {
+  const summary: { -readonly [K in keyof RequestSummary]: RequestSummary[K] } = {
     uid: stringField(request, "uid") ?? "",
     dryRun: field(request, "dryRun") === true,
-    ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)),
   };
+  const optional: [keyof RequestSummary, string | undefined][] = [
+    ["namespace", namespaceOf(request)],
+    ["name", stringField(request, "name") ?? stringField(metadata, "name")],
+    ["generateName", stringField(metadata, "generateName")],
+    ["operation", stringField(request, "operation")],
+    ["subResource", stringField(request, "subResource")],
+    ["kind", stringField(field(request, "kind"), "kind")],
+  ];
+  for (const [key, value] of optional) {
+    if (value !== undefined) {
+      (summary as Record<string, unknown>)[key] = value;
+    }
+  }
+  return summary;
 }
 
 /**
