@@ -1,6 +1,7 @@
 // Node load: CPU and memory requested on each node by scheduled pods, plus hints issued but not
 // yet visible as scheduled pods. Hints read it to keep warm nodes from filling up first.
 import type { NodeSummary, Resources } from "../inventory/inventory.ts";
+import { PendingHints } from "./pending-hints.ts";
 
 /** Read access for the admission path. */
 export interface NodeLoadView {
@@ -27,48 +28,6 @@ interface PodRecord {
   readonly requests: Resources;
 }
 
-interface HintRecord {
-  readonly node: string;
-  readonly requests: Resources;
-  readonly expiresAt: number;
-  /** Set once the hint is settled by a pod or expired, so neither counts it twice. */
-  done: boolean;
-}
-
-/**
- * Hints in the order they were added, read from `head` on. The array is compacted only once
- * the consumed part passes half of it, so removing from the front costs O(1) amortised.
- */
-class HintQueue {
-  private records: HintRecord[] = [];
-  private head = 0;
-
-  push(record: HintRecord): void {
-    this.records.push(record);
-  }
-
-  /** Drops finished records from the front and returns the oldest one left. */
-  first(): HintRecord | undefined {
-    while (this.head < this.records.length && this.records[this.head]?.done === true) {
-      this.head += 1;
-    }
-    this.compact();
-    return this.records[this.head];
-  }
-
-  shift(): void {
-    this.head += 1;
-    this.compact();
-  }
-
-  private compact(): void {
-    if (this.head > 64 && this.head * 2 > this.records.length) {
-      this.records = this.records.slice(this.head);
-      this.head = 0;
-    }
-  }
-}
-
 const ZERO: Resources = { cpuMillis: 0, memoryBytes: 0 };
 
 /**
@@ -79,10 +38,7 @@ export class NodeLoad implements NodeLoadView {
   private readonly pods = new Map<string, PodRecord>();
   private readonly totals = new Map<string, Resources>();
   /** Every pending hint, oldest first. All share one lifetime, so they expire in this order. */
-  private readonly hints = new HintQueue();
-  /** Pending hints per node, oldest first, for settling when a pod lands there. */
-  private readonly hintsByNode = new Map<string, HintQueue>();
-  private readonly hintTotals = new Map<string, Resources>();
+  private readonly hints = new PendingHints();
   // Keyed by the nodes array: each cached hint ranking keeps its own feasible nodes array.
   private readonly shares = new WeakMap<readonly NodeSummary[], CpuShares>();
 
@@ -144,21 +100,13 @@ export class NodeLoad implements NodeLoadView {
     if (lifetimeMs <= 0) {
       return;
     }
-    const record: HintRecord = { node, requests, expiresAt: this.now() + lifetimeMs, done: false };
-    this.hints.push(record);
-    let queue = this.hintsByNode.get(node);
-    if (queue === undefined) {
-      queue = new HintQueue();
-      this.hintsByNode.set(node, queue);
-    }
-    queue.push(record);
-    addTo(this.hintTotals, node, requests, 1);
+    this.hints.add(node, requests, this.now() + lifetimeMs);
   }
 
   requested(node: string): Resources {
-    this.expireHints();
+    this.hints.expire(this.now());
     const base = this.totals.get(node) ?? ZERO;
-    const pending = this.hintTotals.get(node) ?? ZERO;
+    const pending = this.hints.totalOf(node) ?? ZERO;
     return {
       cpuMillis: base.cpuMillis + pending.cpuMillis,
       memoryBytes: base.memoryBytes + pending.memoryBytes,
@@ -208,38 +156,8 @@ export class NodeLoad implements NodeLoadView {
 
   /** A pod landing on a hinted node is the hint coming true: the oldest hint there is settled. */
   private settleHint(node: string): void {
-    const queue = this.hintsByNode.get(node);
-    const hint = queue?.first();
-    if (queue === undefined || hint === undefined) {
-      return;
-    }
-    hint.done = true;
-    queue.shift();
-    addTo(this.hintTotals, node, hint.requests, -1);
-    this.dropIfEmpty(node, queue);
-  }
-
-  private expireHints(): void {
-    const now = this.now();
-    for (let hint = this.hints.first(); hint !== undefined; hint = this.hints.first()) {
-      if (hint.expiresAt > now) {
-        return;
-      }
-      hint.done = true;
-      this.hints.shift();
-      addTo(this.hintTotals, hint.node, hint.requests, -1);
-      const queue = this.hintsByNode.get(hint.node);
-      if (queue !== undefined) {
-        // Also drops the finished records at the front of the node's queue.
-        this.dropIfEmpty(hint.node, queue);
-      }
-    }
-  }
-
-  private dropIfEmpty(node: string, queue: HintQueue): void {
-    if (queue.first() === undefined) {
-      this.hintsByNode.delete(node);
-    }
+    this.hints.expire(this.now());
+    this.hints.settleOldest(node);
   }
 }
 
