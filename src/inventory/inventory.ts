@@ -51,6 +51,11 @@ export interface NodeImage {
 export interface Inventory {
   /** Changes whenever the content changes, so derived data can be cached per version. */
   readonly version: number;
+  /**
+   * Changes when a node is added or removed or its summary (labels, taints, allocatable
+   * resources) changes, but not when only its images change, for data derived from nodes alone.
+   */
+  readonly nodesVersion: number;
   readonly nodes: readonly NodeSummary[];
   readonly nodesByName: ReadonlyMap<string, NodeSummary>;
   /** Nodes listing a name that carries this digest ("sha256:…"), under any repository. */
@@ -79,6 +84,7 @@ let nextVersion = 1;
  */
 export class NodeIndex implements Inventory {
   private currentVersion = nextVersion++;
+  private currentNodesVersion = nextVersion++;
   private readonly summaries = new Map<string, NodeSummary>();
   private readonly images = new Map<string, readonly NodeImage[]>();
   private readonly digests = new Map<string, Map<string, number>>();
@@ -90,6 +96,10 @@ export class NodeIndex implements Inventory {
 
   get version(): number {
     return this.currentVersion;
+  }
+
+  get nodesVersion(): number {
+    return this.currentNodesVersion;
   }
 
   get nodes(): readonly NodeSummary[] {
@@ -123,10 +133,16 @@ export class NodeIndex implements Inventory {
     const entries = readImageEntries(node, summary.name, problems);
     // Most node updates change only conditions and heartbeat times. Keeping the version for them
     // keeps the hint rankings cached per version.
-    if (this.isUnchanged(summary, entries)) {
+    const previous = this.summaries.get(summary.name);
+    const summaryChanged =
+      previous === undefined || JSON.stringify(previous) !== JSON.stringify(summary);
+    if (!summaryChanged && sameEntries(this.images.get(summary.name) ?? [], entries)) {
       return problems;
     }
-    this.remove(summary.name);
+    this.dropImages(summary.name);
+    if (summaryChanged) {
+      this.currentNodesVersion = nextVersion++;
+    }
     this.summaries.set(summary.name, summary);
     this.images.set(summary.name, entries);
     for (const entry of entries) {
@@ -138,27 +154,21 @@ export class NodeIndex implements Inventory {
 
   /** Removes a node; returns false when it was not known. */
   remove(name: string): boolean {
-    const entries = this.images.get(name);
     if (!this.summaries.delete(name)) {
       return false;
     }
-    for (const entry of entries ?? []) {
-      this.indexEntry(name, entry, -1);
-    }
-    this.images.delete(name);
+    this.dropImages(name);
+    this.currentNodesVersion = nextVersion++;
     this.changed();
     return true;
   }
 
-  private isUnchanged(summary: NodeSummary, entries: readonly NodeImage[]): boolean {
-    const previous = this.summaries.get(summary.name);
-    const previousEntries = this.images.get(summary.name);
-    return (
-      previous !== undefined &&
-      previousEntries !== undefined &&
-      JSON.stringify(previous) === JSON.stringify(summary) &&
-      sameEntries(previousEntries, entries)
-    );
+  /** Takes a node's images out of the name indexes. */
+  private dropImages(name: string): void {
+    for (const entry of this.images.get(name) ?? []) {
+      this.indexEntry(name, entry, -1);
+    }
+    this.images.delete(name);
   }
 
   private changed(): void {

@@ -1,4 +1,4 @@
-// The mutable node index: which updates change its version, the key of every cache built on it.
+// The mutable node index: which updates change its versions, the keys of the caches built on it.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
@@ -52,5 +52,39 @@ describe("node index version", () => {
     index.upsert(node("n1", ["docker.io/library/nginx:1.26"], "t2"));
     assert.notEqual(index.version, before);
     assert.equal(index.holdersOfTaggedName("docker.io/library/nginx:1.25").length, 0);
+  });
+});
+
+describe("node index nodesVersion", () => {
+  it("stays when only images change", () => {
+    const index = new NodeIndex();
+    index.upsert(node("n1", ["docker.io/library/nginx:1.25"], "t1"));
+    const before = index.nodesVersion;
+    index.upsert(node("n1", ["docker.io/library/nginx:1.26"], "t2"));
+    assert.equal(index.nodesVersion, before);
+    assert.equal(index.holdersOfTaggedName("docker.io/library/nginx:1.26").length, 1);
+  });
+
+  it("changes when a label changes", () => {
+    const index = new NodeIndex();
+    index.upsert(node("n1", ["docker.io/library/nginx:1.25"], "t1"));
+    const before = index.nodesVersion;
+    const relabelled = node("n1", ["docker.io/library/nginx:1.25"], "t2");
+    (relabelled["metadata"] as { labels: Record<string, string> }).labels = { zone: "b" };
+    index.upsert(relabelled);
+    assert.notEqual(index.nodesVersion, before);
+  });
+
+  it("changes when a node joins or leaves", () => {
+    const index = new NodeIndex();
+    index.upsert(node("n1", [], "t1"));
+    const beforeJoin = index.nodesVersion;
+    index.upsert(node("n2", [], "t1"));
+    assert.notEqual(index.nodesVersion, beforeJoin);
+
+    const beforeLeave = index.nodesVersion;
+    index.remove("n2");
+    assert.notEqual(index.nodesVersion, beforeLeave);
+    assert.equal(index.nodes.length, 1);
   });
 });

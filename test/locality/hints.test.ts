@@ -9,7 +9,7 @@ import { buildInventory } from "../../src/inventory/inventory.ts";
 import { planHints, type HintInputs } from "../../src/locality/hints.ts";
 import type { ImageManifestInfo, Layer, LayerSource, Platform } from "../../src/locality/layers.ts";
 import { NodeLoad } from "../../src/locality/load.ts";
-import { buildNodeLayerIndex } from "../../src/locality/node-layers.ts";
+import { buildNodeLayerIndex, type NodeLayerIndex } from "../../src/locality/node-layers.ts";
 import type { PodImage } from "../../src/locality/overlap.ts";
 import { nodeWith } from "../support/pods.ts";
 
@@ -304,5 +304,75 @@ describe("node load", () => {
       { metadata: { name: "b" }, status: { allocatable: { cpu: "4" } } },
     ]).inventory.nodes;
     assert.equal(load.meanCpuShare(nodes), 0.25);
+  });
+});
+
+/** Nodes a (holding app:v1), b and c, and a planner for app:v2 against a given layer index. */
+function layerRankingSetup() {
+  const { inventory } = buildInventory([
+    nodeWith("a", [[["docker.io/team/app:v1"], 100 * MB]]),
+    nodeWith("b", []),
+    nodeWith("c", []),
+  ]);
+  const config = validateConfig({}, "test");
+  const plan = (nodeLayers: NodeLayerIndex) =>
+    planHints({}, [podImage("team/app:v2")], { config, inventory, layers: source, nodeLayers });
+  return { inventory, plan };
+}
+
+describe("cached rankings", () => {
+  it("follow an image change when ranked by images", () => {
+    const { inventory } = buildInventory([
+      nodeWith("a", [[["docker.io/team/app:v1"], 100 * MB]]),
+      nodeWith("b", []),
+      nodeWith("c", []),
+    ]);
+    const inputs: HintInputs = { config: validateConfig({}, "test"), inventory };
+    const images = [podImage("team/app:v1")];
+    assert.deepEqual(
+      planHints({}, images, inputs).preferences.map((preference) => preference.node),
+      ["a"],
+    );
+
+    inventory.upsert(nodeWith("a", []));
+    inventory.upsert(nodeWith("b", [[["docker.io/team/app:v1"], 100 * MB]]));
+    const plan = planHints({}, images, inputs);
+    assert.equal(plan.basis, "images");
+    assert.deepEqual(
+      plan.preferences.map((preference) => preference.node),
+      ["b"],
+    );
+  });
+
+  it("keep a layer ranking until the layer index is rebuilt", () => {
+    const { inventory, plan } = layerRankingSetup();
+    const nodeLayers = buildNodeLayerIndex(inventory, source);
+    const first = plan(nodeLayers);
+    assert.equal(first.basis, "layers");
+
+    // An image change alone leaves the layer index, and so the ranking, as it was.
+    inventory.upsert(nodeWith("b", [[["docker.io/team/other:1"], 50 * MB]]));
+    const same = plan(nodeLayers);
+    assert.deepEqual(same.preferences, first.preferences);
+
+    // The rebuilt index sees b holding app:v1 too.
+    inventory.upsert(nodeWith("b", [[["docker.io/team/app:v1"], 100 * MB]]));
+    const rebuilt = buildNodeLayerIndex(inventory, source);
+    const after = plan(rebuilt);
+    assert.deepEqual(after.preferences.map((preference) => preference.node).sort(), ["a", "b"]);
+  });
+
+  it("drop a layer ranking when a node leaves", () => {
+    const { inventory, plan } = layerRankingSetup();
+    const nodeLayers = buildNodeLayerIndex(inventory, source);
+    const first = plan(nodeLayers);
+    assert.deepEqual(
+      first.preferences.map((preference) => preference.node),
+      ["a"],
+    );
+
+    inventory.remove("a");
+    const after = plan(nodeLayers);
+    assert.deepEqual(after.preferences, []);
   });
 });
