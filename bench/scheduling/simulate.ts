@@ -4,6 +4,7 @@
 // the pre-pull controller and the imbalance samples run on their own periods.
 import { seededRandom } from "../hints/cluster.ts";
 import type { Catalog } from "./catalog.ts";
+import { DIAGNOSE, Diagnostics } from "./diagnose.ts";
 import { SimNode } from "./nodes.ts";
 import type { SimulationParams } from "./params.ts";
 import { PrepullModel } from "./prepull.ts";
@@ -73,6 +74,7 @@ export class Simulation {
   #now = 0;
   readonly #timers: Timer[];
   readonly #warmup: number;
+  readonly #diagnostics: Diagnostics | undefined;
   readonly #result = {
     podsStarted: 0,
     startBytes: 0,
@@ -111,6 +113,7 @@ export class Simulation {
       ? new PrepullModel(params.prepull, layers, this.#catalog)
       : undefined;
     this.#timers = this.#createTimers();
+    this.#diagnostics = DIAGNOSE ? new Diagnostics(params.nodes.count) : undefined;
   }
 
   run(): PolicyResult {
@@ -122,6 +125,9 @@ export class Simulation {
       this.#handle(event);
     }
     this.#advance(this.#params.hours * 3600);
+    if (this.#diagnostics !== undefined) {
+      console.log(`${this.policy.name}\n${this.#diagnostics.report()}`);
+    }
     return {
       policy: this.policy,
       ...this.#result,
@@ -256,6 +262,7 @@ export class Simulation {
 
   #bind(uid: string, pod: LivePod, node: SimNode): void {
     const { template } = pod;
+    this.#diagnostics?.bound(this.#now, node, this.#nodes.values(), pod.scheduling, template);
     pod.node = node;
     node.requestedCpu += template.cpuMillis;
     node.requestedMemory += template.memoryBytes;
@@ -291,6 +298,7 @@ export class Simulation {
 
   #unbind(uid: string, pod: LivePod, node: SimNode): void {
     const { template } = pod;
+    this.#diagnostics?.unbound(this.#now, node, this.#nodes.values(), template.cpuMillis);
     node.requestedCpu -= template.cpuMillis;
     node.requestedMemory -= template.memoryBytes;
     node.pods -= 1;
@@ -360,6 +368,7 @@ export class Simulation {
     const nodes = [...this.#nodes.values()].filter((node) => !node.gpu);
     const share = (node: SimNode): number => node.requestedCpu / node.cpuMillis;
     this.#result.cpuCov.push(coefficientOfVariation(nodes.map(share)));
+    this.#diagnostics?.sample(this.#now, nodes, this.#result.cpuCov.at(-1) ?? 0);
     const arm = nodes.filter((node) => node.arch === "arm64");
     this.#result.arm64Share.push(arm.reduce((sum, node) => sum + share(node), 0) / arm.length);
     this.#result.meanShare.push(nodes.reduce((sum, node) => sum + share(node), 0) / nodes.length);

@@ -3,6 +3,7 @@
 import type { Config } from "../config.ts";
 import { formatReference } from "../image/reference.ts";
 import type { Inventory, NodeSummary } from "../inventory/inventory.ts";
+import { podRequests } from "../inventory/pod-requests.ts";
 import { arrayField, field, stringField } from "../object-fields.ts";
 import {
   choosePreferredNodes,
@@ -70,7 +71,12 @@ export function planHints(
   if (pinned !== undefined) {
     return none(`required node affinity pins the pod to ${pinned.join(", ")}`, cold);
   }
-  return selectNodes(rankingFor(spec, images, inputs), inputs, cold);
+  return selectNodes(
+    rankingFor(spec, images, inputs),
+    inputs,
+    cold,
+    podRequests({ spec }).cpuMillis,
+  );
 }
 
 /**
@@ -196,7 +202,12 @@ interface Scored {
   readonly candidates: readonly ScoredNode[];
 }
 
-function selectNodes(ranking: Ranking, inputs: HintInputs, cold: readonly string[]): HintPlan {
+function selectNodes(
+  ranking: Ranking,
+  inputs: HintInputs,
+  cold: readonly string[],
+  podCpuMillis: number,
+): HintPlan {
   const { config } = inputs;
   const { basis, ranked, feasibleCount } = ranking;
   const best = ranked[0];
@@ -245,10 +256,11 @@ function selectNodes(ranking: Ranking, inputs: HintInputs, cold: readonly string
     ranking.feasibleNodes,
     config.affinity.maxPreferredNodes,
     inputs,
+    podCpuMillis,
   );
   if (roomy.kept.length === 0) {
     return finish(
-      "every warm node is above the mean requested CPU share; no hint, to keep balance",
+      "every warm node is too busy: above the balance load limits, or too far above the emptiest nodes for the bytes it holds (balance.imbalancePerGB); no hint, to keep balance",
     );
   }
   const decision = choosePreferredNodes(

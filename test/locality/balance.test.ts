@@ -1,12 +1,12 @@
-// Balance rules of hint planning: the load-quantile gate and the quantiles of the node load it
-// reads.
+// Balance rules of hint planning: the load-quantile gate, the imbalance a hint may add per GB it
+// saves, and the quantiles of the node load they read.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { validateConfig } from "../../src/config.ts";
 import { parseImageReference, type ImageReference } from "../../src/image/reference.ts";
 import { buildInventory } from "../../src/inventory/inventory.ts";
-import { planHints, type HintInputs } from "../../src/locality/hints.ts";
+import { planHints, type HintInputs, type HintPlan } from "../../src/locality/hints.ts";
 import type { ImageManifestInfo, Layer, LayerSource } from "../../src/locality/layers.ts";
 import { NodeLoad } from "../../src/locality/load.ts";
 import { buildNodeLayerIndex } from "../../src/locality/node-layers.ts";
@@ -53,7 +53,19 @@ function plan(
   nodes: unknown[],
   cpuMillisByNode: Record<string, number>,
   raw: Record<string, unknown>,
+  spec: Record<string, unknown> = {},
 ): string[] {
+  return planFor(nodes, cpuMillisByNode, raw, spec).preferences.map(
+    (preference) => preference.node,
+  );
+}
+
+function planFor(
+  nodes: unknown[],
+  cpuMillisByNode: Record<string, number>,
+  raw: Record<string, unknown>,
+  spec: Record<string, unknown>,
+): HintPlan {
   const load = new NodeLoad();
   for (const [name, cpuMillis] of Object.entries(cpuMillisByNode)) {
     load.setPod(`pod-on-${name}`, name, { cpuMillis, memoryBytes: 0 });
@@ -69,7 +81,7 @@ function plan(
   const parsed = parseImageReference("team/app:v2");
   assert.ok(parsed.ok);
   const images: PodImage[] = [{ original: parsed.reference }];
-  return planHints({}, images, inputs).preferences.map((preference) => preference.node);
+  return planHints(spec, images, inputs);
 }
 
 describe("load quantile gate", () => {
@@ -85,7 +97,7 @@ describe("load quantile gate", () => {
   const load = { "warm-a": 800, "cold-d": 400, "cold-e": 2800 };
 
   it("skips warm nodes above the quartile", () => {
-    assert.deepEqual(plan(nodes, load, {}), ["warm-b"]);
+    assert.deepEqual(plan(nodes, load, { balance: { loadQuantile: 0.25 } }), ["warm-b"]);
   });
 
   it("keeps them with the gate off", () => {
@@ -95,6 +107,71 @@ describe("load quantile gate", () => {
 
   it("rejects a quantile above 1", () => {
     assert.throws(() => validateConfig({ balance: { loadQuantile: 1.5 } }, "test"), /loadQuantile/);
+  });
+});
+
+describe("imbalance per held GB", () => {
+  // Shares 0.5 (warm-a), 0.25 (warm-b), 0 (cold-c), 0.75 (cold-d), 1 (cold-e): the mean is 0.5
+  // and the emptiest share 0. Each warm node holds 95 MB (0.095 GB) of the pod's 100 MB.
+  const nodes = [
+    node("warm-a", ["docker.io/team/app:v1"]),
+    node("warm-b", ["docker.io/team/app:v1"]),
+    node("cold-c"),
+    node("cold-d"),
+    node("cold-e"),
+  ];
+  const load = { "warm-a": 2000, "warm-b": 1000, "cold-d": 3000, "cold-e": 4000 };
+  // 400 m of a 4-CPU node: warm-a would add 0.5 x 0.1 = 0.05, warm-b 0.25 x 0.1 = 0.025.
+  const pod = {
+    containers: [{ name: "app", image: "team/app:v2", resources: { requests: { cpu: "400m" } } }],
+  };
+  const sorted = (names: string[]): string[] => [...names].sort();
+
+  it("keeps nodes whose imbalance the bytes pay for", () => {
+    // 1 per GB allows 0.095: both pass.
+    assert.deepEqual(sorted(plan(nodes, load, { balance: { imbalancePerGB: 1 } }, pod)), [
+      "warm-a",
+      "warm-b",
+    ]);
+  });
+
+  it("skips the busier node first", () => {
+    // 0.4 per GB allows 0.038: warm-b (0.025) passes, warm-a (0.05) does not.
+    assert.deepEqual(plan(nodes, load, { balance: { imbalancePerGB: 0.4 } }, pod), ["warm-b"]);
+  });
+
+  it("gives no hint when no node pays", () => {
+    // 0.1 per GB allows 0.0095: neither passes.
+    const result = planFor(nodes, load, { balance: { imbalancePerGB: 0.1 } }, pod);
+    assert.deepEqual(result.preferences, []);
+    assert.match(result.reason, /balance\.imbalancePerGB/);
+  });
+
+  it("lets a pod without CPU requests through", () => {
+    assert.deepEqual(sorted(plan(nodes, load, { balance: { imbalancePerGB: 0.1 } })), [
+      "warm-a",
+      "warm-b",
+    ]);
+  });
+
+  it("reads the emptiest share at emptiestQuantile", () => {
+    // The median share is 0.5: warm-a adds nothing above it and warm-b is below it.
+    const raw = { balance: { imbalancePerGB: 0.1, emptiestQuantile: 0.5 } };
+    assert.deepEqual(sorted(plan(nodes, load, raw, pod)), ["warm-a", "warm-b"]);
+  });
+
+  it("rejects a negative imbalancePerGB", () => {
+    assert.throws(
+      () => validateConfig({ balance: { imbalancePerGB: -0.1 } }, "test"),
+      /imbalancePerGB/,
+    );
+  });
+
+  it("rejects an emptiestQuantile above 1", () => {
+    assert.throws(
+      () => validateConfig({ balance: { emptiestQuantile: 1.5 } }, "test"),
+      /emptiestQuantile/,
+    );
   });
 });
 
