@@ -301,45 +301,13 @@ function feasibilityOf(
   };
   const check = (summary: NodeSummary): boolean =>
     isFeasible(summary, constraints) && supports(summary);
-  let list: readonly NodeSummary[] | undefined;
+  let list: NodeSummary[] | undefined;
   const feasible = (name: string): boolean => {
     const summary = inventory.nodesByName.get(name);
     return summary !== undefined && check(summary);
   };
-  feasible.nodes = (): readonly NodeSummary[] =>
-    (list ??= sharedNodeList(inventory, inventory.nodes.filter(check)));
+  feasible.nodes = (): readonly NodeSummary[] => (list ??= inventory.nodes.filter(check));
   return feasible;
-}
-
-// Feasible node lists with the same nodes, shared per version of the node summaries. The node
-// load caches the mean and quantiles of CPU shares per list for a second, and computing them
-// scans every node in the list: with a list per cached ranking, most admissions paid for a scan.
-const nodeLists = new WeakMap<
-  Inventory,
-  { version: number; byKey: Map<string, readonly NodeSummary[]> }
->();
-
-/** Returns an earlier list with the same node names, or stores and returns this one. */
-function sharedNodeList(inventory: Inventory, list: NodeSummary[]): readonly NodeSummary[] {
-  let lists = nodeLists.get(inventory);
-  if (lists === undefined || lists.version !== inventory.nodesVersion) {
-    lists = { version: inventory.nodesVersion, byKey: new Map() };
-    nodeLists.set(inventory, lists);
-  }
-  let hash = 0x811c9dc5;
-  for (const node of list) {
-    hash = Math.imul(hash ^ hashString(node.name), 0x01000193) >>> 0;
-  }
-  const key = `${list.length}:${hash}`;
-  const earlier = lists.byKey.get(key);
-  if (earlier !== undefined && earlier.every((node, index) => node.name === list[index]?.name)) {
-    return earlier;
-  }
-  if (lists.byKey.size >= MAX_CACHED_RANKINGS) {
-    lists.byKey.clear();
-  }
-  lists.byKey.set(key, list);
-  return list;
 }
 
 /**
