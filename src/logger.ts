@@ -93,11 +93,25 @@ export function rootLogger(): Logger {
  * Standard output without blocking: lines logged while a write is in flight are joined into the
  * next write, so under load one write carries many lines. pino's default writes each line
  * synchronously, which took 4 % of the webhook's CPU time at saturation (bench/admission
- * --profile). What is still buffered is written synchronously when the process exits; past
- * MAX_BUFFERED_BYTES (standard output blocked) lines are dropped instead of filling memory.
+ * --profile). What is still buffered is written synchronously when the process exits. Past
+ * MAX_BUFFERED_BYTES (standard output blocked) lines are dropped instead of filling memory, and
+ * counted in droppedLogLines.
+ * NOTE: while standard output stays blocked, the exit waits for that last write, so a stopped
+ * server only ends once the output is read again or the process is killed.
  */
 function standardOutput(): DestinationStream {
-  return pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_BYTES });
+  const destination = pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_BYTES });
+  destination.on("drop", () => {
+    dropped += 1;
+  });
+  return destination;
+}
+
+let dropped = 0;
+
+/** Returns how many lines the root logger dropped because standard output stayed blocked. */
+export function droppedLogLines(): number {
+  return dropped;
 }
 
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;

@@ -60,8 +60,14 @@ export function choosePreferredNodes(
     warmNodes > preferences.length ? ` (${preferences.length} of ${warmNodes} warm nodes)` : "";
   return {
     preferences,
-    reason: `preferring ${preferences.length} warm node(s) by held ${basis} bytes${cut}`,
+    reason: `preferring ${preferences.length} warm node(s) by held ${bytesOf(basis)}${cut}`,
   };
+}
+
+/** Names what the held bytes are counted in: "layer bytes", "image bytes". */
+function bytesOf(basis: string): string {
+  const unit = basis === "layers" ? "layer" : basis === "images" ? "image" : basis;
+  return `${unit} bytes`;
 }
 
 function weightFor(candidate: ScoredNode): number {

@@ -2,6 +2,8 @@
 // prom-client's global one, so several servers can run in one process (as tests do).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+import { droppedLogLines } from "../logger.ts";
+
 /** Outcome of one POST /mutate, used as the `result` label of the request counter. */
 export type AdmissionResult = "mutated" | "unchanged" | "skipped" | "invalid" | "error" | "timeout";
 
@@ -76,6 +78,18 @@ export function createServerMetrics(
     "kube_image_cache_cold_images_total",
     "Images in admitted pods that no node reported holding.",
   );
+
+  let reportedDrops = 0;
+  new Counter({
+    name: "kube_image_cache_log_lines_dropped_total",
+    help: "Log lines dropped because standard output stayed blocked with 16 MiB waiting.",
+    registers: [registry],
+    collect() {
+      const dropped = droppedLogLines();
+      this.inc(dropped - reportedDrops);
+      reportedDrops = dropped;
+    },
+  });
 
   return {
     registry,

@@ -148,6 +148,12 @@ describe("webhook over HTTPS", () => {
     assert.equal(lines.filter((line) => line["msg"] === "admission patch").length, 1);
   });
 
+  test("metrics list dropped log lines", async () => {
+    // Tests log to memory, not standard output, so nothing was dropped.
+    const exposition = await scrape(server);
+    assert.match(exposition, /^kube_image_cache_log_lines_dropped_total 0$/m);
+  });
+
   test("probes are not logged", async () => {
     const count = server.logs.lines().length;
     await send(server.url, "/healthz", { ca: server.ca });
