@@ -161,9 +161,9 @@ const BALANCE_NUMBERS: Readonly<Record<string, NumberSetting>> = {
   // Off by default: imbalancePerGB below weighs the load a hint adds against the bytes it saves,
   // and in bench/scheduling it gave more savings at less CPU spread than any quantile tried.
   loadQuantile: { fallback: 1, min: 0, max: 1, integer: false },
-  // In bench/scheduling (500 nodes, four generated workloads, 20 preferred nodes), 0.03 gave 65-78 % fewer
-  // start-path bytes at +2 % to +9.4 % CPU spread against default scheduling. With 10 preferred
-  // nodes, 0.04 and 0.05 raised the spread past +13 % on one workload.
+  // In bench/scheduling (500 nodes, four generated workloads, 20 preferred nodes), 0.03 gave
+  // 64-79 % fewer start-path bytes at +1.2 % to +9.1 % CPU spread against default scheduling.
+  // With 10 preferred nodes, 0.04 and 0.05 raised the spread past +13 % on one workload.
   imbalancePerGB: { fallback: 0.03, min: 0, max: 100, integer: false },
   // 0.01 ignores the emptiest 1 % of nodes, so a single odd node, such as one whose pods the
   // node load does not see, does not hold every hint back alone.
