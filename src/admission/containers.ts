@@ -87,7 +87,7 @@ export function decideContainer(
   };
 }
 
-/** What the rules make of one image string, whichever container carries it. */
+/** The rules' verdict on one image string, whichever container has it. */
 type ImageVerdict =
   | { readonly result: "invalid"; readonly reason: string }
   | {
@@ -97,10 +97,10 @@ type ImageVerdict =
       readonly podImage: PodImage;
     };
 
-// Verdicts are cached per configuration and set of unavailable mirrors (both are replaced, never
-// changed in place): the replicas of a workload carry the same images, and parsing plus rule
-// matching was 4 % of the webhook's CPU time at saturation. Only strings that could be valid
-// references are kept, so odd input cannot fill memory.
+// Verdicts are cached per configuration and set of unavailable mirrors, which are replaced and
+// never changed in place. The replicas of a workload have the same images, and parsing plus rule
+// matching was 4 % of the webhook's CPU time at saturation. Only strings of at most 512
+// characters are kept (a valid reference is shorter), so odd input cannot fill memory.
 const MAX_CACHED_IMAGES = 4096;
 const MAX_CACHED_IMAGE_LENGTH = 512;
 const verdicts = new WeakMap<

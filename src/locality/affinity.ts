@@ -64,10 +64,15 @@ export function choosePreferredNodes(
   };
 }
 
-/** Names what the held bytes are counted in: "layer bytes", "image bytes". */
+/** Returns the unit of held bytes for a basis: "layer bytes", "image bytes". */
 function bytesOf(basis: string): string {
-  const unit = basis === "layers" ? "layer" : basis === "images" ? "image" : basis;
-  return `${unit} bytes`;
+  if (basis === "layers") {
+    return "layer bytes";
+  }
+  if (basis === "images") {
+    return "image bytes";
+  }
+  return `${basis} bytes`;
 }
 
 function weightFor(candidate: ScoredNode): number {

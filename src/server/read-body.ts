@@ -1,6 +1,6 @@
-// Reads an uncompressed request body into one buffer. The API server never compresses admission
-// requests, and express.raw() took 4 % of the webhook's CPU time at saturation for the same work
-// (bench/admission --profile); compressed bodies still go through express.raw(), which inflates.
+// Reads an uncompressed request body into one buffer. express.raw() took 4 % of the webhook's CPU
+// time at saturation for the same work (bench/admission --profile). Compressed bodies still go
+// through express.raw(), because it inflates them.
 import type { IncomingMessage } from "node:http";
 
 /** A body read failure, shaped like body-parser's errors so one handler serves both readers. */
@@ -9,7 +9,7 @@ export interface BodyReadError extends Error {
   readonly type: "entity.too.large" | "request.aborted" | "request.size.invalid";
 }
 
-/** Whether the body carries no content coding, so readPlainBody can read it. */
+/** Returns whether the body has no content coding, so readPlainBody can read it. */
 export function isPlainBody(req: IncomingMessage): boolean {
   const coding = req.headers["content-encoding"];
   return coding === undefined || coding.trim().toLowerCase() === "identity";

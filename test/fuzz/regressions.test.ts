@@ -35,10 +35,25 @@ describe("fuzz regressions", () => {
     return JSON.parse(reply.kind === "response" ? reply.text : "{}") as Record<string, unknown>;
   }
 
+  const annotationPath = `/metadata/annotations/${ORIGINAL_IMAGES_ANNOTATION.replace("/", "~1")}`;
+
+  /** Returns a pod of one rewritten container carrying these annotations. */
+  function annotatedPod(annotations: Record<string, string>): Record<string, unknown> {
+    const pod = podWith([{ name: "web", image: "nginx:1.25" }]);
+    pod["metadata"] = { generateName: "web-", annotations };
+    return pod;
+  }
+
+  /** Applies the patch as the API server would and checks the result is a valid pod. */
+  function assertAppliesValid(pod: unknown, patch: Parameters<typeof applyPatch>[1]): void {
+    const applied = applyPatch(pod, patch);
+    assert.ok(applied.ok, applied.error);
+    assert.deepEqual(validateObject(applied.doc), []);
+  }
+
   it("leaves out annotation past the size limit", async () => {
     const filler = "f".repeat(MAX_ANNOTATIONS_BYTES - 40 - "example.com/filler".length);
-    const pod = podWith([{ name: "web", image: "nginx:1.25" }]);
-    pod["metadata"] = { generateName: "web-", annotations: { "example.com/filler": filler } };
+    const pod = annotatedPod({ "example.com/filler": filler });
     assert.deepEqual(validateObject(pod), []);
 
     const response = await review(pod);
@@ -48,60 +63,44 @@ describe("fuzz regressions", () => {
     const warnings = (response["response"] as { warnings?: string[] }).warnings ?? [];
     assert.ok(warnings.some((warning) => warning.includes(ORIGINAL_IMAGES_ANNOTATION)));
 
-    const applied = applyPatch(pod, patch);
-    assert.ok(applied.ok, applied.error);
-    assert.deepEqual(validateObject(applied.doc), []);
+    assertAppliesValid(pod, patch);
   });
 
   it("keeps annotation that fits the limit", async () => {
     const filler = "f".repeat(MAX_ANNOTATIONS_BYTES - 200 - "example.com/filler".length);
-    const pod = podWith([{ name: "web", image: "nginx:1.25" }]);
-    pod["metadata"] = { generateName: "web-", annotations: { "example.com/filler": filler } };
+    const pod = annotatedPod({ "example.com/filler": filler });
 
     const patch = decodePatch(await review(pod));
-    const annotationPath = `/metadata/annotations/${ORIGINAL_IMAGES_ANNOTATION.replace("/", "~1")}`;
     assert.ok(patch.some((operation) => operation.path === annotationPath));
-    const applied = applyPatch(pod, patch);
-    assert.ok(applied.ok, applied.error);
-    assert.deepEqual(validateObject(applied.doc), []);
+    assertAppliesValid(pod, patch);
   });
 
   it("counts annotation bytes, not characters", async () => {
     // "é" is 2 bytes in UTF-8: the filler's characters fit the limit, its bytes do not.
     const key = "example.com/filler";
     const filler = "é".repeat((MAX_ANNOTATIONS_BYTES - key.length) / 2 - 20);
-    const pod = podWith([{ name: "web", image: "nginx:1.25" }]);
-    pod["metadata"] = { generateName: "web-", annotations: { [key]: filler } };
+    const pod = annotatedPod({ [key]: filler });
     assert.deepEqual(validateObject(pod), []);
 
     const response = await review(pod);
     const patch = decodePatch(response);
     assert.ok(patch.some((operation) => operation.path === "/spec/containers/0/image"));
     assert.ok(patch.every((operation) => !operation.path.startsWith("/metadata")));
-    const applied = applyPatch(pod, patch);
-    assert.ok(applied.ok, applied.error);
-    assert.deepEqual(validateObject(applied.doc), []);
+    assertAppliesValid(pod, patch);
   });
 
   it("keeps annotation beside multi-byte text that fits", async () => {
     // Three quarters of the limit in bytes, but over a third of it in characters, so the size
     // cannot be bounded by 3 bytes per character and is measured exactly.
-    const pod = podWith([{ name: "web", image: "nginx:1.25" }]);
-    pod["metadata"] = {
-      generateName: "web-",
-      annotations: {
-        "example.com/accents": "é".repeat(MAX_ANNOTATIONS_BYTES / 8),
-        "example.com/ascii": "f".repeat(MAX_ANNOTATIONS_BYTES / 2),
-      },
-    };
+    const pod = annotatedPod({
+      "example.com/accents": "é".repeat(MAX_ANNOTATIONS_BYTES / 8),
+      "example.com/ascii": "f".repeat(MAX_ANNOTATIONS_BYTES / 2),
+    });
     assert.deepEqual(validateObject(pod), []);
 
     const patch = decodePatch(await review(pod));
-    const annotationPath = `/metadata/annotations/${ORIGINAL_IMAGES_ANNOTATION.replace("/", "~1")}`;
     assert.ok(patch.some((operation) => operation.path === annotationPath));
-    const applied = applyPatch(pod, patch);
-    assert.ok(applied.ok, applied.error);
-    assert.deepEqual(validateObject(applied.doc), []);
+    assertAppliesValid(pod, patch);
   });
 
   it("rewrites a pod nested 2,500 levels deep", async () => {

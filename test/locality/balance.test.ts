@@ -84,16 +84,18 @@ function planFor(
   return planHints(spec, images, inputs);
 }
 
+/** Two nodes with app:v1 (warm-a, warm-b) and three without it (cold-c, cold-d, cold-e). */
+const nodes = [
+  node("warm-a", ["docker.io/team/app:v1"]),
+  node("warm-b", ["docker.io/team/app:v1"]),
+  node("cold-c"),
+  node("cold-d"),
+  node("cold-e"),
+];
+
 describe("load quantile gate", () => {
   // Shares 0.2 (warm-a), 0 (warm-b), 0 (cold-c), 0.1 (cold-d), 0.7 (cold-e): the mean is 0.2
   // and the lower quartile 0.
-  const nodes = [
-    node("warm-a", ["docker.io/team/app:v1"]),
-    node("warm-b", ["docker.io/team/app:v1"]),
-    node("cold-c"),
-    node("cold-d"),
-    node("cold-e"),
-  ];
   const load = { "warm-a": 800, "cold-d": 400, "cold-e": 2800 };
 
   it("skips warm nodes above the quartile", () => {
@@ -112,14 +114,7 @@ describe("load quantile gate", () => {
 
 describe("imbalance per held GB", () => {
   // Shares 0.5 (warm-a), 0.25 (warm-b), 0 (cold-c), 0.75 (cold-d), 1 (cold-e): the mean is 0.5
-  // and the emptiest share 0. Each warm node holds 95 MB (0.095 GB) of the pod's 100 MB.
-  const nodes = [
-    node("warm-a", ["docker.io/team/app:v1"]),
-    node("warm-b", ["docker.io/team/app:v1"]),
-    node("cold-c"),
-    node("cold-d"),
-    node("cold-e"),
-  ];
+  // and the emptiest share 0. Each warm node has 95 MB (0.095 GB) of the pod's 100 MB.
   const load = { "warm-a": 2000, "warm-b": 1000, "cold-d": 3000, "cold-e": 4000 };
   // 400 m of a 4-CPU node: warm-a would add 0.5 x 0.1 = 0.05, warm-b 0.25 x 0.1 = 0.025.
   const pod = {

@@ -355,7 +355,7 @@ describe("cached rankings", () => {
     const same = plan(nodeLayers);
     assert.deepEqual(same.preferences, first.preferences);
 
-    // The rebuilt index sees b holding app:v1 too.
+    // The rebuilt index also lists app:v1 on b.
     inventory.upsert(nodeWith("b", [[["docker.io/team/app:v1"], 100 * MB]]));
     const rebuilt = buildNodeLayerIndex(inventory, source);
     const after = plan(rebuilt);

@@ -59,7 +59,7 @@ test("unknown level rejected", () => {
   assert.throws(() => createLogger({ level: "verbose" }), InvalidConfigError);
 });
 
-// A child process logs 20 MiB through the root logger into a pipe nobody reads. The lines past
+// A child process logs 20 MiB through the root logger into a pipe that is not read. The lines past
 // the 16 MiB buffer are dropped and counted, the logger never blocks, and every line kept is
 // written once the pipe is read.
 test("blocked output drops and counts lines", async () => {

@@ -1,6 +1,6 @@
 // The uncompressed body reader of POST /mutate, over real TLS: bodies streamed in pieces, bodies
 // past the limit without a declared length, declared lengths the client does not keep, and
-// clients that leave mid-body. After each, the server still answers reviews.
+// clients that leave mid-body. After each, the server still responds to reviews.
 import assert from "node:assert/strict";
 import { request } from "node:https";
 import { connect } from "node:tls";
